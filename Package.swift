@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Buildcat",
+    products: [
+        .executable(name: "buildcat", targets: ["buildcat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // xxHash from Debian's libxxhash-dev: XXH3-128 and its SIMD dispatch entry points.
+        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
+        // hiredis 0.14 from Debian's libhiredis-dev: the Redis wire protocol.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Linux calls Swift cannot see without _GNU_SOURCE (copy_file_range, renameat2, FICLONE).
+        .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
+
+        // Foundation of the others: file-system calls that throw errors naming the path and
+        // errno, byte-exact paths, directory walks, atomic creation of files.
+        .target(
+            name: "BuildcatBasics",
+            dependencies: [
+                "CBuildcatLinux",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // XXH3-128 of bytes and files, many files on all cores, and the persistent hash cache.
+        .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"]),
+        // The content-addressed store on the share, and Deadline-compatible manifests.
+        .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"]),
+        // The `buildcat` command: parsing and printing only; the work lives in the libraries.
+        .executableTarget(
+            name: "buildcat",
+            dependencies: [
+                "BuildcatBasics", "BuildcatHash", "BuildcatStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .target(name: "BuildcatTestSupport", dependencies: ["BuildcatBasics"], path: "Tests/BuildcatTestSupport"),
+        .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,152 @@
+import Glibc
+import SystemPackage
+
+/// A regular file found by a directory walk.
+public struct WalkedFile: Sendable {
+    /// The path below the walk's root, `/`-separated, as the bytes of the names.
+    public var relativePath: [UInt8]
+    /// The path to open: the root joined with `relativePath`.
+    public var path: FilePath
+    /// The status of the file itself (of a symlink's target when the walk follows links).
+    public var status: FileStatus
+}
+
+/// What a walk found and what it passed over, and why.
+public struct DirectoryListing: Sendable {
+    public var files: [WalkedFile]
+    /// Entries that are not regular files (FIFOs, sockets, devices) or are dangling symlinks.
+    public var skipped: [(relativePath: [UInt8], reason: String)]
+}
+
+/// Walks a directory tree and lists its regular files, keeping every name's bytes.
+///
+/// The rules follow Deadline's `manifest snapshot` (a Python `glob("**/*")`): names starting
+/// with `.` are left out unless `includeHidden`, symlinks to files and directories are followed
+/// (the file is listed under the link's path), dangling links and special files are skipped. A
+/// directory link that leads back to one of its own ancestors is an error, not an endless walk.
+public struct DirectoryWalker: Sendable {
+    public var includeHidden: Bool
+    public var followSymlinks: Bool
+
+    public init(includeHidden: Bool = false, followSymlinks: Bool = true) {
+        self.includeHidden = includeHidden
+        self.followSymlinks = followSymlinks
+    }
+
+    /// Lists the regular files below `root`, sorted by path bytes.
+    /// - Throws: `FileSystemError` for a root that is not a directory, a directory that cannot be
+    ///   read, or a symlink loop, naming the path.
+    public func walk(_ root: FilePath) throws -> DirectoryListing {
+        let rootStatus = try FileSystem.status(of: root)
+        guard rootStatus.isDirectory else {
+            throw FileSystemError(.notADirectory, operation: "walk", path: displayPath(root),
+                                  detail: "it is a \(rootStatus.kindDescription), not a directory")
+        }
+        var listing = DirectoryListing(files: [], skipped: [])
+        try walkDirectory(root, relative: [], ancestors: [Identity(rootStatus)], into: &listing)
+        return listing
+    }
+
+    private struct Identity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ status: FileStatus) { device = status.device; inode = status.inode }
+    }
+
+    private func walkDirectory(
+        _ directory: FilePath, relative: [UInt8], ancestors: [Identity], into listing: inout DirectoryListing
+    ) throws {
+        for name in try entryNames(of: directory) {
+            if !includeHidden && name.first == UInt8(ascii: ".") { continue }
+            let childRelative = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
+            let childPath = directory.appending(FilePath.Component(bytes: name))
+            guard let linkStatus = try FileSystem.statusIfPresent(of: childPath, followSymlinks: false) else {
+                continue  // removed while we walked
+            }
+            var status = linkStatus
+            if linkStatus.isSymbolicLink {
+                guard followSymlinks else {
+                    listing.skipped.append((childRelative, "symbolic link (not followed)"))
+                    continue
+                }
+                guard let target = try FileSystem.statusIfPresent(of: childPath) else {
+                    listing.skipped.append((childRelative, "dangling symbolic link"))
+                    continue
+                }
+                status = target
+            }
+            if status.isDirectory {
+                let identity = Identity(status)
+                if ancestors.contains(identity) {
+                    throw FileSystemError(.symlinkLoop, operation: "walk", path: displayPath(childPath),
+                                          detail: "the symbolic link leads back to a directory that contains it")
+                }
+                try walkDirectory(childPath, relative: childRelative, ancestors: ancestors + [identity], into: &listing)
+            } else if status.isRegularFile {
+                listing.files.append(WalkedFile(relativePath: childRelative, path: childPath, status: status))
+            } else {
+                listing.skipped.append((childRelative, status.kindDescription))
+            }
+        }
+    }
+
+    /// The names in a directory other than `.` and `..`, sorted by bytes.
+    private func entryNames(of directory: FilePath) throws -> [[UInt8]] {
+        guard let stream = directory.withPlatformString({ opendir($0) }) else {
+            throw FileSystemError(operation: "list directory", path: directory, errno: currentErrno())
+        }
+        defer { closedir(stream) }
+        var names: [[UInt8]] = []
+        while true {
+            Glibc.errno = 0
+            guard let entry = readdir(stream) else {
+                if Glibc.errno != 0 { throw FileSystemError(operation: "list directory", path: directory, errno: currentErrno()) }
+                break
+            }
+            let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) { bytes in
+                    Array(UnsafeBufferPointer(start: bytes, count: strlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self))))
+                }
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+}
+
+extension FilePath.Component {
+    /// A component from a name's bytes, which must not contain `/` or NUL.
+    public init(bytes: [UInt8]) {
+        self = (bytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { FilePath.Component(platformString: $0.baseAddress!)! }
+        }
+    }
+}
+
+extension FilePath {
+    /// A path from its bytes, kept exactly (no decoding).
+    public init(bytes: [UInt8]) {
+        self = (bytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { FilePath(platformString: $0.baseAddress!) }
+        }
+    }
+
+    /// The path's bytes, exactly as the system sees them.
+    public var bytes: [UInt8] {
+        withPlatformString { cString in
+            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString)) {
+                Array(UnsafeBufferPointer(start: $0, count: strlen(cString)))
+            }
+        }
+    }
+
+    /// Joins a `/`-separated relative path given as bytes.
+    public func appending(relativeBytes: [UInt8]) -> FilePath {
+        var result = self
+        for component in relativeBytes.split(separator: UInt8(ascii: "/")) where !component.isEmpty {
+            result.append(FilePath.Component(bytes: Array(component)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,73 @@
+import CBuildcatLinux
+import Dispatch
+import Synchronization
+
+/// Runs independent pieces of blocking work (reads, hashes, copies) on all cores.
+///
+/// The work blocks in system calls, so it runs on Dispatch's worker threads rather than on
+/// Swift concurrency's cooperative pool, which has only as many threads as cores.
+public enum Parallel {
+    /// The number of processors this process may run on.
+    public static var processorCount: Int { Int(buildcat_processor_count()) }
+
+    /// Calls `body` once for every index in `0..<count`, on up to `threads` threads at once.
+    ///
+    /// Each thread first makes its own context (say a read buffer) with `makeContext` and passes
+    /// it to every call it makes. Indices are handed out in order, one at a time, so a few large
+    /// items do not leave the other threads idle. Returns when every call has returned.
+    public static func forEach<Context>(
+        count: Int, threads: Int = processorCount,
+        makeContext: @Sendable () -> Context, body: @Sendable (_ index: Int, _ context: Context) -> Void
+    ) {
+        guard count > 0 else { return }
+        let next = Atomic<Int>(0)
+        let threadCount = max(1, min(threads, count))
+        if threadCount == 1 {
+            let context = makeContext()
+            for index in 0..<count { body(index, context) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: threadCount) { _ in
+            let context = makeContext()
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if index >= count { break }
+                body(index, context)
+            }
+        }
+    }
+
+    /// Maps every index in `0..<count` to a value on all cores, keeping the order.
+    public static func map<Context, Value>(
+        count: Int, threads: Int = processorCount,
+        makeContext: @Sendable () -> Context, transform: @Sendable (_ index: Int, _ context: Context) -> Value
+    ) -> [Value] {
+        let results = ResultSlots<Value>(count: count)
+        forEach(count: count, threads: threads, makeContext: makeContext) { index, context in
+            results.store(transform(index, context), at: index)
+        }
+        return results.values()
+    }
+}
+
+/// One slot per index for results computed on several threads.
+///
+/// `@unchecked Sendable` is safe because each slot is written by exactly one thread (the one that
+/// took its index) and all slots are read only after every thread has finished.
+private final class ResultSlots<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Value?>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func store(_ value: Value, at index: Int) { slots[index] = value }
+
+    func values() -> [Value] { slots.map { $0! } }
+}

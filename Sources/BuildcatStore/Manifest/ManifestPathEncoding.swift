@@ -1,0 +1,74 @@
+import BuildcatBasics
+
+/// File names as manifest strings, and back, exactly as Deadline (Python) writes and reads them.
+///
+/// Python decodes a file name as UTF-8 with the "surrogateescape" handler: every byte that is
+/// not part of a valid UTF-8 sequence becomes the lone surrogate U+DC80…U+DCFF, which JSON then
+/// writes as `\udcXX`. Encoding the string again gives back the original bytes. This type does
+/// the same both ways, so a name that is not UTF-8 survives a manifest byte for byte.
+public enum ManifestPathEncoding {
+    /// A name's bytes as UTF-16 code units, undecodable bytes as U+DC80…U+DCFF.
+    public static func utf16(fromFileName bytes: [UInt8]) -> [UInt16] {
+        var units: [UInt16] = []
+        units.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                units.append(UInt16(byte))
+                index += 1
+                continue
+            }
+            let length = utf8SequenceLength(bytes, at: index)
+            if length == 0 {
+                units.append(0xDC00 | UInt16(byte))
+                index += 1
+                continue
+            }
+            var scalar = UInt32(byte) & (0xFF >> (length + 1))
+            for offset in 1..<length { scalar = scalar << 6 | UInt32(bytes[index + offset] & 0x3F) }
+            if scalar >= 0x10000 {
+                let value = scalar - 0x10000
+                units.append(0xD800 | UInt16(value >> 10))
+                units.append(0xDC00 | UInt16(value & 0x3FF))
+            } else {
+                units.append(UInt16(scalar))
+            }
+            index += length
+        }
+        return units
+    }
+
+    /// The bytes of the name a manifest string stands for, or nil if no name encodes to it (a
+    /// lone surrogate other than an escaped byte, or NUL).
+    public static func fileName(fromUTF16 units: [UInt16]) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(units.count)
+        var index = 0
+        while index < units.count {
+            let unit = units[index]
+            index += 1
+            var scalar = UInt32(unit)
+            switch unit {
+            case 0:
+                return nil
+            case 0xD800...0xDBFF:
+                guard index < units.count, (0xDC00...0xDFFF).contains(units[index]) else { return nil }
+                scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10 | (UInt32(units[index]) - 0xDC00))
+                index += 1
+            case 0xDC80...0xDCFF:
+                bytes.append(UInt8(unit & 0xFF))
+                continue
+            case 0xDC00...0xDFFF:
+                return nil
+            default:
+                break
+            }
+            bytes.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+        }
+        // Escaped bytes next to each other could spell a valid sequence, which Python would have
+        // decoded instead of escaping: such a string does not come from any name.
+        guard utf16(fromFileName: bytes) == units else { return nil }
+        return bytes
+    }
+}

@@ -1,0 +1,30 @@
+// Linux calls that glibc declares only under _GNU_SOURCE, so Swift's Glibc module does not see
+// them. Each wrapper returns what the system call returns and leaves errno set.
+#ifndef CBUILDCAT_LINUX_H
+#define CBUILDCAT_LINUX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// copy_file_range(2): copy up to `length` bytes between two descriptors inside the kernel.
+ssize_t buildcat_copy_file_range(int fd_in, int fd_out, size_t length);
+
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing `new_path`.
+int buildcat_rename_noreplace(int old_dirfd, const char *old_path, int new_dirfd, const char *new_path);
+
+/// ioctl(FICLONE): make `dest_fd` share `src_fd`'s blocks (a reflink) where the file system can.
+int buildcat_ficlone(int dest_fd, int src_fd);
+
+/// open(2) with O_TMPFILE: an unnamed file in `directory` that vanishes if never linked.
+int buildcat_open_tmpfile(const char *directory, mode_t mode);
+
+/// linkat(2) of an O_TMPFILE descriptor to a name; fails with EEXIST if the name exists.
+int buildcat_link_tmpfile(int fd, int dirfd, const char *name);
+
+/// posix_fadvise(POSIX_FADV_SEQUENTIAL) on the whole file; errors are ignored by callers.
+int buildcat_advise_sequential(int fd);
+
+/// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
+int buildcat_processor_count(void);
+
+#endif

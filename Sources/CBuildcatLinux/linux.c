@@ -1,0 +1,43 @@
+#include "CBuildcatLinux.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+ssize_t buildcat_copy_file_range(int fd_in, int fd_out, size_t length) {
+    return copy_file_range(fd_in, NULL, fd_out, NULL, length, 0);
+}
+
+int buildcat_rename_noreplace(int old_dirfd, const char *old_path, int new_dirfd, const char *new_path) {
+    return renameat2(old_dirfd, old_path, new_dirfd, new_path, RENAME_NOREPLACE);
+}
+
+int buildcat_ficlone(int dest_fd, int src_fd) {
+    return ioctl(dest_fd, FICLONE, src_fd);
+}
+
+int buildcat_open_tmpfile(const char *directory, mode_t mode) {
+    return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
+int buildcat_link_tmpfile(int fd, int dirfd, const char *name) {
+    // linkat(fd, "", ..., AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc path does not.
+    char proc_path[64];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc_path, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+int buildcat_advise_sequential(int fd) {
+    return posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+int buildcat_processor_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}

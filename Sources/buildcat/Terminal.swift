@@ -1,0 +1,73 @@
+import BuildcatBasics
+import Glibc
+import SystemPackage
+
+/// Buffered output of raw bytes to a file descriptor: file names are written exactly as their
+/// bytes, which `print` (through `String`) would not do for names that are not UTF-8.
+final class ByteWriter {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        buffer.reserveCapacity(1 << 16)
+    }
+
+
+    func write(_ bytes: some Sequence<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func write(_ text: String) { write(text.utf8) }
+
+    func flush() {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if Glibc.errno == EINTR { continue }
+                break  // a closed pipe: nothing more can be said there
+            }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    deinit { flush() }
+}
+
+@available(*, unavailable)
+extension ByteWriter: Sendable {}
+
+/// Writes a message for people to standard error, prefixed with the program's name.
+func printError(_ message: String) {
+    var line = "buildcat: \(message)\n"
+    line.withUTF8 { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// Whether standard output (or another descriptor) is a terminal, for progress and colour.
+func isTerminal(_ descriptor: Int32) -> Bool { isatty(descriptor) == 1 }
+
+/// The process's arguments as their original bytes.
+///
+/// `CommandLine.arguments` replaces bytes that are not UTF-8 with U+FFFD, after which a file
+/// with such a name cannot be opened. Studios have such names; this maps each parsed argument
+/// back to the bytes it came from, read from /proc/self/cmdline.
+enum RawArguments {
+    static let all: [[UInt8]] = {
+        guard let bytes = try? FileSystem.readAll("/proc/self/cmdline") else { return [] }
+        var arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+        if arguments.last == [] { arguments.removeLast() }
+        return arguments
+    }()
+
+    /// The path an argument names, with its original bytes when they were not UTF-8.
+    static func path(_ argument: String) -> FilePath {
+        guard argument.unicodeScalars.contains("\u{FFFD}") else { return FilePath(argument) }
+        if let raw = all.first(where: { String(decoding: $0, as: UTF8.self) == argument }) {
+            return FilePath(bytes: raw)
+        }
+        return FilePath(argument)
+    }
+}
