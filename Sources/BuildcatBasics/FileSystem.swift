@@ -11,9 +11,12 @@ public enum FileSystem {
     /// small enough to stay in cache (FIELD-NOTES: 1–8 MiB beat both smaller and much larger).
     public static let streamBufferSize = 4 << 20
 
-    /// Opens an existing file for reading; open(2) with `O_CLOEXEC`.
+    /// Opens an existing file for reading; open(2) with `O_CLOEXEC` and `O_NONBLOCK`.
+    ///
+    /// `O_NONBLOCK` keeps a FIFO from blocking the open until a writer appears, so that callers
+    /// can fstat the descriptor and refuse it; it changes nothing for regular files.
     public static func openForReading(_ path: FilePath, followSymlinks: Bool = true) throws -> FileDescriptor {
-        var options: FileDescriptor.OpenOptions = [.closeOnExec]
+        var options: FileDescriptor.OpenOptions = [.closeOnExec, .nonBlocking]
         if !followSymlinks { options.insert(.noFollow) }
         do {
             return try FileDescriptor.open(path, .readOnly, options: options, retryOnInterrupt: true)

@@ -66,7 +66,7 @@ extension ContentStore {
         try FileSystem.createDirectories(directory)
 
         if method == .auto || method == .clone {
-            let temporary = try TemporaryObject(in: directory)
+            let temporary = try TemporaryObject(in: directory, allowUnnamed: allowsUnnamedTemporaryFiles)
             defer { temporary.discard() }
             if buildcat_ficlone(temporary.descriptor.rawValue, source.rawValue) == 0 {
                 try place(temporary, at: target)
@@ -85,7 +85,7 @@ extension ContentStore {
                 throw FileSystemError(operation: "hard-link object \(digest.hex) as", path: target, errno: Errno(rawValue: reason))
             }
         }
-        let temporary = try TemporaryObject(in: directory)
+        let temporary = try TemporaryObject(in: directory, allowUnnamed: allowsUnnamedTemporaryFiles)
         defer { temporary.discard() }
         try copyInKernel(from: source, sourcePath: object, to: temporary, size: status.size, buffer: buffer, allowClone: false)
         try place(temporary, at: target)

@@ -40,14 +40,14 @@ extension ContentStore {
             if try contains(known.digest) {
                 return PutResult(digest: known.digest, size: before.size, outcome: .alreadyPresent)
             }
-            let temporary = try TemporaryObject(in: temporaryDirectory)
+            let temporary = try TemporaryObject(in: temporaryDirectory, allowUnnamed: allowsUnnamedTemporaryFiles)
             defer { temporary.discard() }
             try copyInKernel(from: source, sourcePath: path, to: temporary, size: before.size, buffer: buffer)
             try checkUnchanged(source, path: path, before: before)
             let outcome = try commit(temporary, as: known.digest)
             return PutResult(digest: known.digest, size: before.size, outcome: outcome)
         }
-        let temporary = try TemporaryObject(in: temporaryDirectory)
+        let temporary = try TemporaryObject(in: temporaryDirectory, allowUnnamed: allowsUnnamedTemporaryFiles)
         defer { temporary.discard() }
         let hasher = XXH128Hasher()
         _ = buildcat_advise_sequential(source.rawValue)

@@ -19,6 +19,9 @@ public struct ContentStore: Sendable {
     public let root: FilePath
     public let objectsDirectory: FilePath
     public let temporaryDirectory: FilePath
+    /// Whether temporary files may be unnamed (`O_TMPFILE`); tests turn it off to exercise the
+    /// named fallback that network file systems get.
+    var allowsUnnamedTemporaryFiles = true
 
     /// The mode objects are given: read-only for everyone.
     public static let objectPermissions: FilePermissions = [.ownerRead, .groupRead, .otherRead]

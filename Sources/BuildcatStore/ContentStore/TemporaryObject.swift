@@ -21,9 +21,10 @@ final class TemporaryObject {
     /// The path to name in messages.
     var displayPath: FilePath { namedPath ?? directory }
 
-    init(in directory: FilePath) throws {
+    init(in directory: FilePath, allowUnnamed: Bool = true) throws {
         self.directory = directory
-        let unnamed = directory.withPlatformString { buildcat_open_tmpfile($0, 0o600) }
+        let unnamed = allowUnnamed ? directory.withPlatformString { buildcat_open_tmpfile($0, 0o600) } : -1
+        if !allowUnnamed { Glibc.errno = EOPNOTSUPP }
         if unnamed >= 0 {
             descriptor = FileDescriptor(rawValue: unnamed)
             namedPath = nil
