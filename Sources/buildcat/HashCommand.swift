@@ -14,16 +14,24 @@ struct HashCommand: ParsableCommand {
             file, recursively (hidden files included, symlinks followed), in path order. Files are \
             hashed on all cores, and unchanged files are taken from the local hash cache.
 
-            Exit status: 0 when every file was hashed, 1 when any could not be (each is named on \
-            standard error; the others are still printed).
+            With --check, each argument is a list in that format (from `xxhsum -H2` or from \
+            `buildcat hash`), and every file in it is hashed and reported `<path>: OK` or \
+            `<path>: FAILED`, as `xxhsum -c` does.
+
+            Exit status: 0 when every file was hashed (and with --check, matched), 1 when any \
+            could not be or did not match (each is named; the others are still printed).
             """)
+
+    @Flag(name: [.short, .long], help: "Read lists of digests and paths and check the files against them.")
+    var check = false
 
     @OptionGroup var cacheOptions: HashCacheOptions
 
-    @Argument(help: "Files or directories to hash.")
+    @Argument(help: "Files or directories to hash (with --check: lists to check).")
     var paths: [String]
 
     func run() throws {
+        if check { return try runCheck() }
         var files: [FilePath] = []
         var statuses: [FileStatus?] = []
         var failed = false
@@ -63,6 +71,77 @@ struct HashCommand: ParsableCommand {
         output.flush()
         cacheOptions.save(cache)
         if failed { throw ExitCode.failure }
+    }
+
+    func runCheck() throws {
+        var expected: [(digest: XXH128Digest, path: [UInt8])] = []
+        var failed = false
+        for argument in paths {
+            let list = RawArguments.path(argument)
+            do {
+                for (number, line) in try FileSystem.readAll(list).split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+                    guard let parsed = Self.parseLine(Array(line)) else {
+                        printError("\(displayPath(list)):\(number + 1): not a line of `xxhsum -H2` output")
+                        failed = true
+                        continue
+                    }
+                    expected.append(parsed)
+                }
+            } catch {
+                printError("\(error)")
+                failed = true
+            }
+        }
+        let cache = cacheOptions.openCache()
+        let (results, _) = cacheOptions.service(cache: cache).hash(try expected.map { try FileSystem.absolute(FilePath(bytes: $0.path)) })
+        cacheOptions.save(cache)
+        let output = ByteWriter(descriptor: STDOUT_FILENO)
+        for (entry, result) in zip(expected, results) {
+            output.write(entry.path)
+            switch result {
+            case .success(let fileDigest) where fileDigest.digest == entry.digest:
+                output.write(": OK\n")
+            case .success:
+                output.write(": FAILED\n")
+                failed = true
+            case .failure(let error):
+                output.write(": FAILED (\(error))\n")
+                failed = true
+            }
+        }
+        output.flush()
+        if failed { throw ExitCode.failure }
+    }
+
+    /// Reads one line of `xxhsum -H2` output, with GNU-style escapes when it starts with `\\`.
+    static func parseLine(_ line: [UInt8]) -> (digest: XXH128Digest, path: [UInt8])? {
+        var line = line
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        let escaped = line.first == UInt8(ascii: "\\")
+        if escaped { line.removeFirst() }
+        guard line.count > 34, line[32] == UInt8(ascii: " "), line[33] == UInt8(ascii: " ") || line[33] == UInt8(ascii: "*"),
+              let digest = XXH128Digest(hex: String(decoding: line[0..<32], as: UTF8.self))
+        else { return nil }
+        var path = Array(line[34...])
+        if escaped {
+            var unescaped: [UInt8] = []
+            var index = 0
+            while index < path.count {
+                if path[index] == UInt8(ascii: "\\"), index + 1 < path.count {
+                    switch path[index + 1] {
+                    case UInt8(ascii: "n"): unescaped.append(UInt8(ascii: "\n"))
+                    case UInt8(ascii: "r"): unescaped.append(UInt8(ascii: "\r"))
+                    default: unescaped.append(path[index + 1])
+                    }
+                    index += 2
+                } else {
+                    unescaped.append(path[index])
+                    index += 1
+                }
+            }
+            path = unescaped
+        }
+        return (digest, path)
     }
 
     /// One line as `xxhsum -H2` writes it. A name with a line break cannot be written plainly,

@@ -32,6 +32,7 @@ public struct ProcessOutput: Sendable {
 
 public struct ProcessFailure: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs a program to completion, its output captured through temporary files (no pipe deadlocks).

@@ -47,7 +47,15 @@ extension ContentStore {
             let outcome = try commit(temporary, as: known.digest)
             return PutResult(digest: known.digest, size: before.size, outcome: outcome)
         }
-        let temporary = try TemporaryObject(in: temporaryDirectory, allowUnnamed: allowsUnnamedTemporaryFiles)
+        let temporary: TemporaryObject
+        do {
+            temporary = try TemporaryObject(in: temporaryDirectory, allowUnnamed: allowsUnnamedTemporaryFiles)
+        } catch let error as FileSystemError where error.code == .readOnly {
+            // A share mounted read-only can still answer whether it has the content.
+            let hashed = try XXH128Hasher.hashFile(at: path, buffer: buffer)
+            guard try contains(hashed.digest) else { throw error }
+            return PutResult(digest: hashed.digest, size: hashed.status.size, outcome: .alreadyPresent)
+        }
         defer { temporary.discard() }
         let hasher = XXH128Hasher()
         _ = buildcat_advise_sequential(source.rawValue)
