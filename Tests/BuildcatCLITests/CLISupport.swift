@@ -11,9 +11,11 @@ func buildcat(_ arguments: [String], cache: FilePath, environment: [String: Stri
     return try run(TestEnvironment.buildcat, arguments, environment: TestEnvironment.environment(overrides), currentDirectory: currentDirectory)
 }
 
-/// Runs a shell script with the given variables, for tests that need `unshare`, `mount` or
-/// names that are not UTF-8 on a command line.
+/// Runs a shell script with the given variables, for tests that need names that are not
+/// UTF-8 on a command line, or (with `namespace`) mounts of their own: the script then runs as
+/// root in a private user and mount namespace, whose mounts vanish with it.
 @discardableResult
-func shell(_ script: String, _ variables: [String: String] = [:]) throws -> ProcessOutput {
-    try run("/bin/bash", ["-c", script], environment: TestEnvironment.environment(variables))
+func shell(_ script: String, _ variables: [String: String] = [:], namespace: Bool = false) throws -> ProcessOutput {
+    let command = namespace ? ["unshare", "--user", "--map-root-user", "--mount", "/bin/bash", "-c", script] : ["/bin/bash", "-c", script]
+    return try run("/usr/bin/env", command, environment: TestEnvironment.environment(variables))
 }

@@ -29,6 +29,16 @@ extension ContentStore {
     /// - Throws: `FileSystemError` naming the source or the share path and the reason: the source
     ///   is not a regular file or changed while being read; the share is full or read-only.
     public func put(file path: FilePath, known: FileDigest? = nil, buffer: StreamBuffer) throws -> PutResult {
+        do {
+            return try putUnwrapped(file: path, known: known, buffer: buffer)
+        } catch let error as FileSystemError where error.code == .noSpace || error.code == .readOnly {
+            // Say which file could not be stored, and on which share, rather than the temporary name.
+            throw FileSystemError(error.code, operation: "store '\(displayPath(path))' on the share", path: displayPath(share),
+                                  errno: error.errno, detail: error.detail)
+        }
+    }
+
+    private func putUnwrapped(file path: FilePath, known: FileDigest?, buffer: StreamBuffer) throws -> PutResult {
         let source = try FileSystem.openForReading(path)
         defer { try? source.close() }
         let before = try FileSystem.status(of: source, path: path)
