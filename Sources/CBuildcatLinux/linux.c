@@ -41,3 +41,11 @@ int buildcat_processor_count(void) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online > 0 ? (int)online : 1;
 }
+
+int buildcat_syncfs(int fd) {
+    return syncfs(fd);
+}
+
+int buildcat_start_writeback(int fd) {
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}

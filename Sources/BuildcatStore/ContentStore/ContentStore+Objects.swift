@@ -93,7 +93,7 @@ extension ContentStore {
     }
 
     private func place(_ temporary: TemporaryObject, at target: FilePath) throws {
-        try temporary.finish(permissions: Self.objectPermissions)
+        try temporary.finish(permissions: Self.objectPermissions, sync: true)
         guard try temporary.link(as: target) else {
             throw FileSystemError(.exists, operation: "materialize", path: displayPath(target), errno: .fileExists)
         }

@@ -18,27 +18,124 @@ public struct PutResult: Sendable, Equatable {
     public var outcome: Outcome
 }
 
+/// A file's content either found in the store or copied into a temporary object not yet named.
+enum StagedPut {
+    case present(PutResult)
+    case copied(TemporaryObject, digest: XXH128Digest, size: Int64)
+}
+
 extension ContentStore {
+    /// How many files `putAll` copies before it flushes them together and names them.
+    public static let putBatchSize = 256
+
     /// Stores the content of the file at `path`.
     ///
     /// With a `known` digest whose status still matches the open file (from the hash cache), the
     /// file is not read at all when the store has the content, and otherwise copied inside the
     /// kernel (reflink or `copy_file_range`). Without one, the file is read once, hashed while it
     /// is copied into a temporary file, and the temporary file is discarded if the store turns
-    /// out to have the content already.
-    /// - Throws: `FileSystemError` naming the source or the share path and the reason: the source
-    ///   is not a regular file or changed while being read; the share is full or read-only.
+    /// out to have the content already. The new object is flushed to disk before it is named.
+    /// - Throws: `FileSystemError` naming the source or the share and the reason: the source is
+    ///   not a regular file or changed while being read; the share is full or read-only.
     public func put(file path: FilePath, known: FileDigest? = nil, buffer: StreamBuffer) throws -> PutResult {
-        do {
-            return try putUnwrapped(file: path, known: known, buffer: buffer)
-        } catch let error as FileSystemError where error.code == .noSpace || error.code == .readOnly {
-            // Say which file could not be stored, and on which share, rather than the temporary name.
-            throw FileSystemError(error.code, operation: "store '\(displayPath(path))' on the share", path: displayPath(share),
-                                  errno: error.errno, detail: error.detail)
+        try namingTheShare(path) {
+            switch try stage(file: path, known: known, buffer: buffer) {
+            case .present(let result):
+                return result
+            case .copied(let temporary, let digest, let size):
+                defer { temporary.discard() }
+                try temporary.finish(permissions: Self.objectPermissions, sync: true)
+                let outcome = try name(temporary, as: digest, syncDirectory: true)
+                return PutResult(digest: digest, size: size, outcome: outcome)
+            }
         }
     }
 
-    private func putUnwrapped(file path: FilePath, known: FileDigest?, buffer: StreamBuffer) throws -> PutResult {
+    /// Stores many files on all cores, taking digests from `cache` where it has them and
+    /// recording the ones it computes.
+    ///
+    /// Files are copied in batches; each batch is flushed with one `syncfs` before its objects
+    /// are named (and once more after), instead of an fsync per object, which on a journaling
+    /// file system costs a commit each. Writeback of each copy starts as soon as it is written.
+    /// - Returns: per file, in order, what storing it did or why it failed.
+    public func putAll(_ paths: [FilePath], cache: HashCache?, threads: Int = Parallel.processorCount) -> [Result<PutResult, FileSystemError>] {
+        var results: [Result<PutResult, FileSystemError>] = []
+        results.reserveCapacity(paths.count)
+        for start in stride(from: 0, to: paths.count, by: Self.putBatchSize) {
+            let batch = Array(paths[start..<min(paths.count, start + Self.putBatchSize)])
+            results += putBatch(batch, cache: cache, threads: threads)
+        }
+        return results
+    }
+
+    private func putBatch(_ paths: [FilePath], cache: HashCache?, threads: Int) -> [Result<PutResult, FileSystemError>] {
+        let staged = Parallel.map(count: paths.count, threads: threads, makeContext: { StreamBuffer() }) { index, buffer -> Result<StagedPut, FileSystemError> in
+            let path = paths[index]
+            return Result {
+                try namingTheShare(path) {
+                    let key = try FileSystem.absolute(path).bytes
+                    var known: FileDigest?
+                    if let cache, let status = try? FileSystem.status(of: path), status.isRegularFile,
+                       let digest = cache.digest(forPath: key, status: status) {
+                        known = FileDigest(digest: digest, status: status)
+                    }
+                    let started = wallClockNanoseconds()
+                    let result = try stage(file: path, known: known, buffer: buffer)
+                    if case .copied(let temporary, _, _) = result {
+                        try temporary.finish(permissions: Self.objectPermissions, sync: false)
+                    }
+                    if known == nil, let cache, let status = try? FileSystem.status(of: path) {
+                        cache.record(path: key, status: status, digest: result.digest, readStartNanoseconds: started)
+                    }
+                    return result
+                }
+            }.mapError { Self.fileSystemError($0, storing: path) }
+        }
+        guard staged.contains(where: { if case .success(.copied) = $0 { true } else { false } }) else {
+            return staged.map { $0.map(\.presentResult!) }
+        }
+        var flushError: FileSystemError?
+        do {
+            try FileSystem.syncFileSystem(containing: temporaryDirectory)
+        } catch {
+            flushError = error as? FileSystemError
+        }
+        var results: [Result<PutResult, FileSystemError>] = []
+        for (path, item) in zip(paths, staged) {
+            switch item {
+            case .failure(let error):
+                results.append(.failure(error))
+            case .success(.present(let result)):
+                results.append(.success(result))
+            case .success(.copied(let temporary, let digest, let size)):
+                defer { temporary.discard() }
+                if let flushError {
+                    results.append(.failure(flushError))
+                    continue
+                }
+                results.append(Result {
+                    try namingTheShare(path) {
+                        PutResult(digest: digest, size: size, outcome: try name(temporary, as: digest, syncDirectory: false))
+                    }
+                }.mapError { Self.fileSystemError($0, storing: path) })
+            }
+        }
+        // The new names themselves, durable before anyone is told they exist.
+        do {
+            try FileSystem.syncFileSystem(containing: objectsDirectory)
+        } catch {
+            let failure = Self.fileSystemError(error, storing: objectsDirectory)
+            return results.map { $0.flatMap { $0.outcome == .stored ? .failure(failure) : .success($0) } }
+        }
+        return results
+    }
+
+    private static func fileSystemError(_ error: any Error, storing path: FilePath) -> FileSystemError {
+        error as? FileSystemError ?? FileSystemError(.other, operation: "store", path: displayPath(path), detail: "\(error)")
+    }
+
+    /// Finds the content in the store or copies it into a temporary object.
+    func stage(file path: FilePath, known: FileDigest?, buffer: StreamBuffer) throws -> StagedPut {
         let source = try FileSystem.openForReading(path)
         defer { try? source.close() }
         let before = try FileSystem.status(of: source, path: path)
@@ -48,14 +145,17 @@ extension ContentStore {
         }
         if let known, known.status.isUnchanged(comparedTo: before) {
             if try contains(known.digest) {
-                return PutResult(digest: known.digest, size: before.size, outcome: .alreadyPresent)
+                return .present(PutResult(digest: known.digest, size: before.size, outcome: .alreadyPresent))
             }
             let temporary = try TemporaryObject(in: temporaryDirectory, allowUnnamed: allowsUnnamedTemporaryFiles)
-            defer { temporary.discard() }
-            try copyInKernel(from: source, sourcePath: path, to: temporary, size: before.size, buffer: buffer)
-            try checkUnchanged(source, path: path, before: before)
-            let outcome = try commit(temporary, as: known.digest)
-            return PutResult(digest: known.digest, size: before.size, outcome: outcome)
+            do {
+                try copyInKernel(from: source, sourcePath: path, to: temporary, size: before.size, buffer: buffer)
+                try checkUnchanged(source, path: path, before: before)
+            } catch {
+                temporary.discard()
+                throw error
+            }
+            return .copied(temporary, digest: known.digest, size: before.size)
         }
         let temporary: TemporaryObject
         do {
@@ -64,9 +164,23 @@ extension ContentStore {
             // A share mounted read-only can still answer whether it has the content.
             let hashed = try XXH128Hasher.hashFile(at: path, buffer: buffer)
             guard try contains(hashed.digest) else { throw error }
-            return PutResult(digest: hashed.digest, size: hashed.status.size, outcome: .alreadyPresent)
+            return .present(PutResult(digest: hashed.digest, size: hashed.status.size, outcome: .alreadyPresent))
         }
-        defer { temporary.discard() }
+        do {
+            let digest = try copyHashing(from: source, path: path, before: before, to: temporary, buffer: buffer)
+            if try contains(digest) {
+                temporary.discard()
+                return .present(PutResult(digest: digest, size: before.size, outcome: .alreadyPresent))
+            }
+            return .copied(temporary, digest: digest, size: before.size)
+        } catch {
+            temporary.discard()
+            throw error
+        }
+    }
+
+    /// Copies the source into the temporary object in one pass, hashing what it copies.
+    private func copyHashing(from source: FileDescriptor, path: FilePath, before: FileStatus, to temporary: TemporaryObject, buffer: StreamBuffer) throws -> XXH128Digest {
         let hasher = XXH128Hasher()
         _ = buildcat_advise_sequential(source.rawValue)
         var copied: Int64 = 0
@@ -81,52 +195,33 @@ extension ContentStore {
         }
         guard copied == before.size else { throw changedWhileReading(path) }
         try checkUnchanged(source, path: path, before: before)
-        let digest = hasher.finalize()
-        if try contains(digest) {
-            return PutResult(digest: digest, size: before.size, outcome: .alreadyPresent)
-        }
-        let outcome = try commit(temporary, as: digest)
-        return PutResult(digest: digest, size: before.size, outcome: outcome)
-    }
-
-    /// Stores many files on all cores, taking digests from `hashing`'s cache where it has them.
-    /// - Returns: per file, in order, what storing it did or why it failed.
-    public func putAll(_ paths: [FilePath], cache: HashCache?, threads: Int = Parallel.processorCount) -> [Result<PutResult, FileSystemError>] {
-        Parallel.map(count: paths.count, threads: threads, makeContext: { StreamBuffer() }) { index, buffer in
-            let path = paths[index]
-            do {
-                var known: FileDigest?
-                let key = try FileSystem.absolute(path).bytes
-                if let cache, let status = try? FileSystem.status(of: path), status.isRegularFile,
-                   let digest = cache.digest(forPath: key, status: status) {
-                    known = FileDigest(digest: digest, status: status)
-                }
-                let started = wallClockNanoseconds()
-                let result = try put(file: path, known: known, buffer: buffer)
-                if known == nil, let cache, let status = try? FileSystem.status(of: path) {
-                    cache.record(path: key, status: status, digest: result.digest, readStartNanoseconds: started)
-                }
-                return .success(result)
-            } catch let error as FileSystemError {
-                return .failure(error)
-            } catch {
-                return .failure(FileSystemError(.other, operation: "store", path: displayPath(path), detail: "\(error)"))
-            }
-        }
+        return hasher.finalize()
     }
 
     /// Links a finished temporary object under its digest's name, never replacing an object.
-    func commit(_ temporary: TemporaryObject, as digest: XXH128Digest) throws -> PutResult.Outcome {
-        try temporary.finish(permissions: Self.objectPermissions)
+    private func name(_ temporary: TemporaryObject, as digest: XXH128Digest, syncDirectory: Bool) throws -> PutResult.Outcome {
         let final = objectPath(for: digest)
         var directory = final
         directory.removeLastComponent()
         let created = try FileSystem.statusIfPresent(of: directory) == nil
         if created { try FileSystem.createDirectories(directory) }
         let linked = try temporary.link(as: final)
-        try FileSystem.syncDirectory(directory)
-        if created { try FileSystem.syncDirectory(objectsDirectory) }
+        if syncDirectory {
+            try FileSystem.syncDirectory(directory)
+            if created { try FileSystem.syncDirectory(objectsDirectory) }
+        }
         return linked ? .stored : .alreadyPresent
+    }
+
+    /// Runs `body`, rewording a full or read-only share's error to name the file being stored and
+    /// the share, rather than a temporary file.
+    private func namingTheShare<T>(_ path: FilePath, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as FileSystemError where error.code == .noSpace || error.code == .readOnly {
+            throw FileSystemError(error.code, operation: "store '\(displayPath(path))' on the share", path: displayPath(share),
+                                  errno: error.errno, detail: error.detail)
+        }
     }
 
     private func checkUnchanged(_ source: FileDescriptor, path: FilePath, before: FileStatus) throws {
@@ -140,7 +235,7 @@ extension ContentStore {
     }
 
     /// Copies a whole file without passing it through this process where the kernel can:
-    /// a reflink, then `copy_file_range`, then plain reads and writes.
+    /// a reflink (unless `allowClone` is false), then `copy_file_range`, then reads and writes.
     /// - Returns: whether the copy is a reflink (shares the source's blocks).
     @discardableResult
     func copyInKernel(from source: FileDescriptor, sourcePath: FilePath, to temporary: TemporaryObject, size: Int64, buffer: StreamBuffer, allowClone: Bool = true) throws -> Bool {
@@ -158,8 +253,7 @@ extension ContentStore {
             } else if Glibc.errno == EINTR {
                 continue
             } else {
-                let errno = currentErrno()
-                throw FileSystemError(operation: "copy into", path: temporary.displayPath, errno: errno)
+                throw FileSystemError(operation: "copy into", path: temporary.displayPath, errno: currentErrno())
             }
         }
         while remaining > 0 {
@@ -169,5 +263,19 @@ extension ContentStore {
             remaining -= Int64(count)
         }
         return false
+    }
+}
+
+extension StagedPut {
+    var digest: XXH128Digest {
+        switch self {
+        case .present(let result): result.digest
+        case .copied(_, let digest, _): digest
+        }
+    }
+
+    var presentResult: PutResult? {
+        if case .present(let result) = self { return result }
+        return nil
     }
 }

@@ -53,12 +53,18 @@ final class TemporaryObject {
         try FileSystem.write(descriptor, bytes, path: displayPath)
     }
 
-    /// Gives the file its final mode and flushes it to the device, before it gets a name.
-    func finish(permissions: FilePermissions) throws {
+    /// Gives the file its final mode and, with `sync`, flushes it to the device before it gets a
+    /// name. Without `sync` it only starts the writeback: the caller flushes the whole file
+    /// system (one syncfs for many objects) before naming it.
+    func finish(permissions: FilePermissions, sync: Bool) throws {
         guard fchmod(descriptor.rawValue, permissions.rawValue) == 0 else {
             throw FileSystemError(operation: "set the mode of", path: displayPath, errno: currentErrno())
         }
-        try FileSystem.sync(descriptor, path: displayPath)
+        if sync {
+            try FileSystem.sync(descriptor, path: displayPath)
+        } else {
+            _ = buildcat_start_writeback(descriptor.rawValue)
+        }
     }
 
     /// Gives the file the name `final`, unless something already has that name.

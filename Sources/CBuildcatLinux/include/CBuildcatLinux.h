@@ -24,6 +24,14 @@ int buildcat_link_tmpfile(int fd, int dirfd, const char *name);
 /// posix_fadvise(POSIX_FADV_SEQUENTIAL) on the whole file; errors are ignored by callers.
 int buildcat_advise_sequential(int fd);
 
+/// syncfs(2): flush every file of the file system holding `fd` in one go (one journal commit
+/// instead of one per fsync).
+int buildcat_syncfs(int fd);
+
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: start writing a file's dirty pages back now,
+/// without waiting, so that a later fsync or syncfs has less to wait for.
+int buildcat_start_writeback(int fd);
+
 /// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
 int buildcat_processor_count(void);
 

@@ -1,0 +1,92 @@
+import BuildcatBasics
+import BuildcatTestSupport
+import Glibc
+import SystemPackage
+import Testing
+
+@Suite struct DisplayTests {
+    @Test func textStaysTextAndOtherBytesAreEscaped() {
+        #expect(displayBytes(Array("café/😀".utf8)) == "café/😀")
+        #expect(displayBytes([0x62, 0xFF, 0x61, 0xE2, 0x82]) == "b\\xFFa\\xE2\\x82")
+        #expect(displayBytes([0xED, 0xA0, 0x80]) == "\\xED\\xA0\\x80")  // an encoded surrogate is not UTF-8
+    }
+
+    @Test func errorsNameThePathAndTheReason() {
+        let error = #expect(throws: FileSystemError.self) { try FileSystem.openForReading("/no/such/texture.png") }
+        #expect(error?.description == "cannot open for reading '/no/such/texture.png': No such file or directory")
+        #expect(error?.code == .notFound)
+    }
+}
+
+@Suite struct DirectoryWalkerTests {
+    @Test func listsRegularFilesSortedWithRelativeBytePaths() throws {
+        let directory = TemporaryDirectory()
+        let root = directory("root")
+        try writeFile(root.appending("b"), "b")
+        try writeFile(root.appending("a/z"), "z")
+        try writeFile(root.appending(relativeBytes: [0x61, 0x2F, 0xFF]), "raw")
+        try writeFile(root.appending(".hidden/x"), "h")
+        try makeSymlink(root.appending("c"), to: "b")
+        try makeSymlink(root.appending("d"), to: "missing")
+        #expect(mkfifo(root.appending("p").string, 0o600) == 0)
+
+        let listing = try DirectoryWalker().walk(root)
+        #expect(listing.files.map(\.relativePath) == [Array("a/z".utf8), [0x61, 0x2F, 0xFF], Array("b".utf8), Array("c".utf8)])
+        #expect(listing.files[3].status.size == 1)  // the link's target
+        #expect(listing.skipped.map(\.reason) == ["dangling symbolic link", "FIFO"])
+        #expect(try FileSystem.readAll(listing.files[1].path) == Array("raw".utf8))
+
+        let everything = try DirectoryWalker(includeHidden: true, followSymlinks: false).walk(root)
+        #expect(everything.files.map { displayBytes($0.relativePath) } == [".hidden/x", "a/z", "a/\\xFF", "b"])
+    }
+
+    @Test func aFileAsRootIsAnError() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("file"), "x")
+        let error = #expect(throws: FileSystemError.self) { try DirectoryWalker().walk(directory("file")) }
+        #expect(error?.code == .notADirectory)
+    }
+}
+
+@Suite struct AtomicWriteTests {
+    @Test func replacesWholeAndLeavesNoTemporaryFile() throws {
+        let directory = TemporaryDirectory()
+        let target = directory("manifest.json")
+        try FileSystem.writeAtomically(Array("first".utf8), to: target)
+        try FileSystem.writeAtomically(Array("second".utf8), to: target)
+        #expect(try FileSystem.readAll(target) == Array("second".utf8))
+        #expect(try DirectoryWalker(includeHidden: true).walk(directory.path).files.count == 1)
+    }
+
+    @Test func aMissingDirectoryIsAnErrorNamingIt() throws {
+        let directory = TemporaryDirectory()
+        let error = #expect(throws: FileSystemError.self) { try FileSystem.writeAtomically([1], to: directory("absent/file")) }
+        #expect(error?.description.contains("absent") == true)
+    }
+}
+
+@Suite struct JSONParserTests {
+    @Test func keepsLoneSurrogatesAndParsesEveryKind() throws {
+        let value = try JSONParser.parse(Array(#" {"a":[1,-2,3.5,true,false,null],"s":"\udcff\u00e9x\"","e":{}} "#.utf8))
+        #expect(value.member("s") == .string([0xDCFF, 0xE9, 0x78, 0x22]))
+        #expect(value.member("a") == .array([.integer(1), .integer(-2), .number("3.5"), .bool(true), .bool(false), .null]))
+        #expect(value.member("e") == .object([]))
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "\"\u{01}\"", "01", "[1] x", "\"\\x\"", String(repeating: "[", count: 600)])
+    func rejectsWhatIsNotJSON(text: String) {
+        #expect(throws: JSONError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test func rejectsInvalidUTF8InStrings() {
+        #expect(throws: JSONError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+    }
+}
+
+@Suite struct ParallelTests {
+    @Test func mapKeepsOrderAcrossThreads() {
+        let values = Parallel.map(count: 10_000, threads: 4, makeContext: { 0 }) { index, _ in index * 2 }
+        #expect(values == (0..<10_000).map { $0 * 2 })
+        #expect(Parallel.processorCount >= 1)
+    }
+}
