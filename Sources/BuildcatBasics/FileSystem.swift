@@ -59,14 +59,18 @@ public enum FileSystem {
         }
     }
 
-    /// Flushes a directory, so that names just created or renamed in it survive a crash.
-    public static func syncDirectory(_ path: FilePath) throws {
-        let descriptor: FileDescriptor
+    /// Opens a directory itself (not a file in it), for fsync and syncfs.
+    static func openDirectory(_ path: FilePath) throws -> FileDescriptor {
         do {
-            descriptor = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
+            return try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
         } catch let errno as Errno {
             throw FileSystemError(operation: "open directory", path: path, errno: errno)
         }
+    }
+
+    /// Flushes a directory, so that names just created or renamed in it survive a crash.
+    public static func syncDirectory(_ path: FilePath) throws {
+        let descriptor = try openDirectory(path)
         defer { try? descriptor.close() }
         // Some network file systems refuse fsync on a directory; their renames are synchronous.
         if fsync(descriptor.rawValue) != 0 && Glibc.errno != EINVAL && Glibc.errno != ENOTSUP {
@@ -190,12 +194,7 @@ extension FileSystem {
     /// One call replaces an fsync per file when many files were just written: one journal commit
     /// instead of thousands.
     public static func syncFileSystem(containing path: FilePath) throws {
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
-        } catch let errno as Errno {
-            throw FileSystemError(operation: "open directory", path: path, errno: errno)
-        }
+        let descriptor = try openDirectory(path)
         defer { try? descriptor.close() }
         guard buildcat_syncfs(descriptor.rawValue) == 0 else {
             throw FileSystemError(operation: "flush the file system of", path: path, errno: currentErrno())

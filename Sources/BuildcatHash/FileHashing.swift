@@ -28,16 +28,22 @@ public final class StreamBuffer {
 extension StreamBuffer: Sendable {}
 
 extension XXH128Hasher {
-    /// Hashes an open file from its current offset to its end.
+    /// Hashes an open file from its current offset to its end, handing each chunk also to
+    /// `forEachChunk` (say to copy it while it is in cache: one read serves both).
     /// - Returns: the number of bytes hashed.
     @discardableResult
-    public func update(reading descriptor: FileDescriptor, path: FilePath, buffer: StreamBuffer) throws -> Int64 {
+    public func update(
+        reading descriptor: FileDescriptor, path: FilePath, buffer: StreamBuffer,
+        forEachChunk: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> Int64 {
         _ = buildcat_advise_sequential(descriptor.rawValue)
         var total: Int64 = 0
         while true {
             let count = try FileSystem.read(descriptor, into: buffer.bytes, path: path)
             if count == 0 { break }
-            update(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count]))
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count])
+            update(chunk)
+            try forEachChunk(chunk)
             total += Int64(count)
             if count < buffer.bytes.count { break }
         }

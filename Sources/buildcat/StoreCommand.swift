@@ -120,10 +120,7 @@ struct StoreHasCommand: ParsableCommand {
 
     func run() throws {
         let store = try shareOptions.store()
-        let parsed = try digests.map { text in
-            guard let digest = XXH128Digest(hex: text) else { throw ValidationError("'\(text)' is not an XXH3-128 digest (32 hexadecimal digits)") }
-            return digest
-        }
+        let parsed = try digests.map(parseDigest)
         var missing = 0
         for digest in parsed where !(try store.contains(digest)) {
             print("missing \(digest.hex)")
@@ -157,11 +154,7 @@ struct StoreVerifyCommand: ParsableCommand {
 
     func run() throws {
         let store = try shareOptions.store()
-        var targets: [XXH128Digest] = []
-        for text in digests {
-            guard let digest = XXH128Digest(hex: text) else { throw ValidationError("'\(text)' is not an XXH3-128 digest (32 hexadecimal digits)") }
-            targets.append(digest)
-        }
+        var targets = try digests.map(parseDigest)
         var bad = 0
         if all {
             do {
@@ -218,7 +211,7 @@ struct StoreMaterializeCommand: ParsableCommand {
 
     func run() throws {
         let store = try shareOptions.store()
-        guard let digest = XXH128Digest(hex: digest) else { throw ValidationError("'\(self.digest)' is not an XXH3-128 digest (32 hexadecimal digits)") }
+        let digest = try parseDigest(digest)
         guard let method = MaterializeMethod(rawValue: method) else { throw ValidationError("--method must be auto, clone, link or copy") }
         do {
             let used = try store.materialize(digest, at: RawArguments.path(target), method: method, buffer: StreamBuffer(size: 1 << 20))
@@ -228,4 +221,12 @@ struct StoreMaterializeCommand: ParsableCommand {
             throw ExitCode.failure
         }
     }
+}
+
+/// A digest from the command line, or a usage error saying what a digest looks like.
+func parseDigest(_ text: String) throws -> XXH128Digest {
+    guard let digest = XXH128Digest(hex: text) else {
+        throw ValidationError("'\(text)' is not an XXH3-128 digest (32 hexadecimal digits)")
+    }
+    return digest
 }

@@ -182,17 +182,7 @@ extension ContentStore {
     /// Copies the source into the temporary object in one pass, hashing what it copies.
     private func copyHashing(from source: FileDescriptor, path: FilePath, before: FileStatus, to temporary: TemporaryObject, buffer: StreamBuffer) throws -> XXH128Digest {
         let hasher = XXH128Hasher()
-        _ = buildcat_advise_sequential(source.rawValue)
-        var copied: Int64 = 0
-        while true {
-            let count = try FileSystem.read(source, into: buffer.bytes, path: path)
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count])
-            hasher.update(chunk)
-            try temporary.write(chunk)
-            copied += Int64(count)
-            if count < buffer.bytes.count { break }
-        }
+        let copied = try hasher.update(reading: source, path: path, buffer: buffer) { try temporary.write($0) }
         guard copied == before.size else { throw changedWhileReading(path) }
         try checkUnchanged(source, path: path, before: before)
         return hasher.finalize()
