@@ -42,7 +42,7 @@ struct ShareOptions: ParsableArguments {
 
     /// The store on the share, or a usage error saying how to name the share.
     func store() throws -> ContentStore {
-        if let share { return ContentStore(share: RawArguments.path(share)) }
+        if let share { return ContentStore(share: try RawArguments.path(share)) }
         if let fromEnvironment = ProcessInfo.processInfo.environment["BUILDCAT_SHARE"], !fromEnvironment.isEmpty {
             return ContentStore(share: FilePath(fromEnvironment))
         }

@@ -33,10 +33,10 @@ struct HashCommand: ParsableCommand {
     func run() throws {
         if check { return try runCheck() }
         var files: [FilePath] = []
-        var statuses: [FileStatus?] = []
+        var statuses: [FileStatus] = []
         var failed = false
         for argument in paths {
-            let path = RawArguments.path(argument)
+            let path = try RawArguments.path(argument)
             do {
                 let status = try FileSystem.status(of: path)
                 if status.isDirectory {
@@ -55,8 +55,7 @@ struct HashCommand: ParsableCommand {
         }
         let cache = cacheOptions.openCache()
         let absolute = try files.map { try FileSystem.absolute($0) }
-        let hashable = statuses.allSatisfy { $0?.isRegularFile == true }
-        let (results, _) = cacheOptions.service(cache: cache).hash(absolute, statuses: hashable ? statuses.map { $0! } : nil)
+        let (results, _) = cacheOptions.service(cache: cache).hash(absolute, statuses: statuses)
         let output = ByteWriter(descriptor: STDOUT_FILENO)
         for (file, result) in zip(files, results) {
             switch result {
@@ -77,7 +76,7 @@ struct HashCommand: ParsableCommand {
         var expected: [(digest: XXH128Digest, path: [UInt8])] = []
         var failed = false
         for argument in paths {
-            let list = RawArguments.path(argument)
+            let list = try RawArguments.path(argument)
             do {
                 for (number, line) in try FileSystem.readAll(list).split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
                     guard let parsed = Self.parseLine(Array(line)) else {

@@ -47,7 +47,7 @@ struct ManifestSnapshotCommand: ParsableCommand {
         let snapshotter = ManifestSnapshotter(hashing: cacheOptions.service(cache: cache))
         let snapshot: ManifestSnapshot
         do {
-            snapshot = try snapshotter.snapshot(root: RawArguments.path(root))
+            snapshot = try snapshotter.snapshot(root: try RawArguments.path(root))
         } catch {
             printError("\(error)")
             throw ExitCode.failure
@@ -60,7 +60,7 @@ struct ManifestSnapshotCommand: ParsableCommand {
         let json = snapshot.manifest.canonicalJSON()
         if let output {
             do {
-                try FileSystem.writeAtomically(json, to: RawArguments.path(output))
+                try FileSystem.writeAtomically(json, to: try RawArguments.path(output))
             } catch {
                 printError("\(error)")
                 throw ExitCode.failure
@@ -106,10 +106,10 @@ struct ManifestDiffCommand: ParsableCommand {
         defer { cacheOptions.save(cache) }
         let difference: ManifestDifference
         do {
-            let manifestPath = RawArguments.path(manifest)
+            let manifestPath = try RawArguments.path(manifest)
             let recorded = try Manifest.decode(try FileSystem.readAll(manifestPath), source: displayPath(manifestPath))
             difference = try ManifestSnapshotter(hashing: cacheOptions.service(cache: cache))
-                .difference(between: recorded, and: RawArguments.path(root))
+                .difference(between: recorded, and: try RawArguments.path(root))
         } catch {
             printError("\(error)")
             throw ExitCode(2)

@@ -66,7 +66,7 @@ struct StorePutCommand: ParsableCommand {
         var files: [FilePath] = []
         var failed = false
         for argument in paths {
-            let path = RawArguments.path(argument)
+            let path = try RawArguments.path(argument)
             do {
                 if try FileSystem.status(of: path).isDirectory {
                     files += try DirectoryWalker(includeHidden: true).walk(path).files.map(\.path)
@@ -214,7 +214,7 @@ struct StoreMaterializeCommand: ParsableCommand {
         let digest = try parseDigest(digest)
         guard let method = MaterializeMethod(rawValue: method) else { throw ValidationError("--method must be auto, clone, link or copy") }
         do {
-            let used = try store.materialize(digest, at: RawArguments.path(target), method: method, buffer: StreamBuffer(size: 1 << 20))
+            let used = try store.materialize(digest, at: try RawArguments.path(target), method: method, buffer: StreamBuffer(size: 1 << 20))
             print(used.rawValue)
         } catch {
             printError("\(error)")

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BuildcatBasics
 import Glibc
 import SystemPackage
@@ -63,11 +64,14 @@ enum RawArguments {
     }()
 
     /// The path an argument names, with its original bytes when they were not UTF-8.
-    static func path(_ argument: String) -> FilePath {
+    /// - Throws: a usage error if two different arguments read the same once decoded, since
+    ///   which one was meant can no longer be told.
+    static func path(_ argument: String) throws -> FilePath {
         guard argument.unicodeScalars.contains("\u{FFFD}") else { return FilePath(argument) }
-        if let raw = all.first(where: { String(decoding: $0, as: UTF8.self) == argument }) {
-            return FilePath(bytes: raw)
+        let candidates = Set(all.filter { String(decoding: $0, as: UTF8.self) == argument })
+        guard candidates.count <= 1 else {
+            throw ValidationError("the arguments '\(candidates.map { displayBytes($0) }.sorted().joined(separator: "' and '"))' differ only in bytes that are not UTF-8; name their directory instead")
         }
-        return FilePath(argument)
+        return candidates.first.map { FilePath(bytes: $0) } ?? FilePath(argument)
     }
 }

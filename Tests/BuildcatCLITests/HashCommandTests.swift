@@ -64,6 +64,13 @@ import Testing
                                ["ROOT": root.string, "BUILDCAT": TestEnvironment.buildcat, "BUILDCAT_CACHE_DIR": directory("cache").string])
         #expect(output.status == 0, "\(output.standardError)")
         #expect(output.standardOutput.suffix(5) == [0x62, 0x61, 0x64, 0xFF, 0x0A])
+
+        // Two names that differ only in such bytes cannot be told apart once decoded: refused.
+        try writeFile(root.appending(relativeBytes: [0x62, 0x61, 0x64, 0xFE]), "other")
+        let ambiguous = try shell("cd \"$ROOT\" && \"$BUILDCAT\" hash \"$(printf 'bad\\377')\" \"$(printf 'bad\\376')\"",
+                                  ["ROOT": root.string, "BUILDCAT": TestEnvironment.buildcat, "BUILDCAT_CACHE_DIR": directory("cache").string])
+        #expect(ambiguous.status == 64)
+        #expect(ambiguous.standardError.contains("differ only in bytes that are not UTF-8"))
     }
 
     @Test func theSecondRunTakesUnchangedFilesFromTheCache() throws {

@@ -32,12 +32,17 @@ public struct Manifest: Sendable, Equatable {
 
     /// Makes a manifest of `entries`, in any order.
     /// - Throws: `ManifestError` for a path that is empty, absolute, has an empty, `.` or `..`
-    ///   component, or is listed twice.
+    ///   component, is listed twice, or would not read back as the same bytes.
     public init(entries: [ManifestEntry]) throws {
         let keyed = entries.map { (key: ManifestPathEncoding.utf16(fromFileName: $0.path), entry: $0) }
         let sorted = keyed.sorted { $0.key.lexicographicallyPrecedes($1.key) }
         for (index, item) in sorted.enumerated() {
             try Self.validate(path: item.entry.path)
+            // Deadline's reader must get these exact bytes back from the string we write, or the
+            // file would be another file there: refuse rather than mangle.
+            guard ManifestPathEncoding.fileName(fromUTF16: item.key) == item.entry.path else {
+                throw ManifestError(reason: "the name '\(displayBytes(item.entry.path))' cannot be written in a manifest so that it reads back as the same bytes")
+            }
             if index > 0 && sorted[index - 1].entry.path == item.entry.path {
                 throw ManifestError(reason: "the path '\(displayBytes(item.entry.path))' is listed twice")
             }
