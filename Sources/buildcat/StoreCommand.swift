@@ -135,15 +135,20 @@ struct StoreVerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Re-hash objects and check that their content still matches their names.",
         discussion: """
-            Prints `ok`, `missing` or `corrupt` with each digest (corrupt objects also with the \
-            digest their content has now). With --all, every object in the store is checked. \
-            Exit status: 0 when every object checked is intact, 1 otherwise.
+            Prints each object that is `missing` or `corrupt` (with the digest its content has \
+            now), and with --verbose each intact one as `ok`; a summary goes to standard error. \
+            With --all, every object in the store is checked, and files in objects/ that are not \
+            named like objects are listed as `stray`. Exit status: 0 when every object checked is \
+            intact, 1 otherwise.
             """)
 
     @OptionGroup var shareOptions: ShareOptions
 
     @Flag(help: "Check every object in the store.")
     var all = false
+
+    @Flag(name: [.short, .long], help: "Also print `ok` for each intact object.")
+    var verbose = false
 
     @Argument(help: "XXH3-128 digests of the objects to check.")
     var digests: [String] = []
@@ -176,14 +181,18 @@ struct StoreVerifyCommand: ParsableCommand {
         let checks = Parallel.map(count: checked.count, makeContext: { StreamBuffer() }) { index, buffer in
             Result { try store.verify(checked[index], buffer: buffer) }
         }
+        var intact = 0
         for (digest, check) in zip(targets, checks) {
             switch check {
-            case .success(.intact): print("ok      \(digest.hex)")
+            case .success(.intact):
+                intact += 1
+                if verbose { print("ok      \(digest.hex)") }
             case .success(.missing): print("missing \(digest.hex)"); bad += 1
             case .success(.corrupt(let actual, _)): print("corrupt \(digest.hex) (content now hashes to \(actual.hex))"); bad += 1
             case .failure(let error): printError("\(error)"); bad += 1
             }
         }
+        printError("checked \(targets.count) object(s): \(intact) intact, \(bad) with problems")
         if bad > 0 { throw ExitCode.failure }
     }
 }
