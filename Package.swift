@@ -15,6 +15,10 @@ let package = Package(
         .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
         // hiredis 0.14 from Debian's libhiredis-dev: the Redis wire protocol.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // zstd from Debian's libzstd-dev: Blender ≥ 3.0 compresses .blend files with it.
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
+        // zlib from Debian's zlib1g-dev: Blender < 3.0 compressed .blend files with gzip.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot see without _GNU_SOURCE (copy_file_range, renameat2, FICLONE).
         .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
 
@@ -31,11 +35,13 @@ let package = Package(
         .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"]),
         // The content-addressed store on the share, and Deadline-compatible manifests.
         .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"]),
+        // Scene files: one reader per format behind one protocol that lists and rewrites references.
+        .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
         .executableTarget(
             name: "buildcat",
             dependencies: [
-                "BuildcatBasics", "BuildcatHash", "BuildcatStore",
+                "BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +50,7 @@ let package = Package(
         .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,158 @@
+import BuildcatBasics
+import SystemPackage
+
+/// Finds the paths in a .blend's blocks: which structs hold paths, in which fields, and what
+/// they mean, as Blender's own path walker (`bpy.utils.blend_paths`) sees them.
+struct BlendReferenceExtractor {
+    let file: BlendFile
+    /// The directory `//` stands for: the directory of this file.
+    let directory: FilePath
+
+    init(file: BlendFile) throws {
+        self.file = file
+        var directory = try FileSystem.absolute(file.path)
+        directory.removeLastComponent()
+        self.directory = directory
+    }
+
+    /// Structs that can hold a path; blocks of other types are not read at all.
+    static let structsWithPaths: Set<String> = [
+        "Image", "Library", "bSound", "VFont", "MovieClip", "CacheFile", "CacheFileLayer", "Volume",
+        "Sequence", "MeshCacheModifierData", "OceanModifierData", "FluidDomainSettings", "PointCache",
+        "NodeShaderTexIES", "NodeShaderScript", "CustomDataExternal",
+    ]
+
+    /// The references in the given blocks.
+    func references(inBlocks indices: some Sequence<Int>) throws -> [SceneReference] {
+        var references: [SceneReference] = []
+        for index in indices {
+            guard let layout = file.structOf(file.blocks[index]), Self.structsWithPaths.contains(layout.name) else { continue }
+            let data = try file.data(of: file.blocks[index])
+            for view in file.views(of: index, data: data) {
+                references += try extract(view, layout: layout.name, block: index)
+            }
+        }
+        return references
+    }
+
+    private func make(_ view: BlendStructView, _ field: (bytes: [UInt8], location: FieldLocation, declaration: String),
+                      block: Int, kind: AssetKind, pattern: ReferencePattern, label: String? = nil) -> SceneReference? {
+        guard !field.bytes.isEmpty else { return nil }
+        return SceneReference(
+            scene: file.path, block: label ?? file.idLabel(ofOwner: file.blocks[block].owner), field: field.declaration,
+            raw: field.bytes, kind: kind, pattern: pattern,
+            resolved: BlenderPath.resolve(field.bytes, relativeTo: directory), locations: [field.location])
+    }
+
+    /// Whether an ID's data is packed into the .blend (then it is not an external file).
+    private func isPacked(_ view: BlendStructView) -> Bool {
+        (view.pointer("packedfile") ?? 0) != 0 || (view.listFirst("packedfiles") ?? 0) != 0
+    }
+
+    private func extract(_ view: BlendStructView, layout: String, block: Int) throws -> [SceneReference] {
+        let pathNames = ["filepath", "name"]
+        switch layout {
+        case "Image":
+            guard !isPacked(view), let field = view.string(pathNames) else { return [] }
+            // Image.source: 1 file, 2 sequence, 3 movie, 4 generated, 5 viewer, 6 tiled.
+            switch view.integer("source") ?? 1 {
+            case 1: return make(view, field, block: block, kind: .image, pattern: .file).map { [$0] } ?? []
+            case 2: return make(view, field, block: block, kind: .image, pattern: .frameSequence).map { [$0] } ?? []
+            case 3: return make(view, field, block: block, kind: .movie, pattern: .file).map { [$0] } ?? []
+            case 6:
+                let tiled = UDIM.hasToken(field.bytes)
+                return make(view, field, block: block, kind: .image, pattern: tiled ? .udim : .file).map { [$0] } ?? []
+            default: return []
+            }
+        case "Library":
+            guard !isPacked(view), let field = view.string(pathNames) else { return [] }
+            return make(view, field, block: block, kind: .library, pattern: .file).map { [$0] } ?? []
+        case "bSound":
+            guard !isPacked(view), let field = view.string(pathNames) else { return [] }
+            return make(view, field, block: block, kind: .sound, pattern: .file).map { [$0] } ?? []
+        case "VFont":
+            guard !isPacked(view), let field = view.string(pathNames), field.bytes != Array("<builtin>".utf8) else { return [] }
+            return make(view, field, block: block, kind: .font, pattern: .file).map { [$0] } ?? []
+        case "MovieClip":
+            guard let field = view.string(pathNames) else { return [] }
+            // MovieClip.source: 1 image sequence, 2 movie file.
+            let pattern: ReferencePattern = view.integer("source") == 1 ? .frameSequence : .file
+            return make(view, field, block: block, kind: .movieClip, pattern: pattern).map { [$0] } ?? []
+        case "CacheFile", "CacheFileLayer":
+            guard let field = view.string("filepath") else { return [] }
+            return make(view, field, block: block, kind: .cacheFile, pattern: .file).map { [$0] } ?? []
+        case "Volume":
+            guard !isPacked(view), let field = view.string("filepath") else { return [] }
+            let pattern: ReferencePattern = (view.integer("is_sequence") ?? 0) != 0 ? .frameSequence : .file
+            return make(view, field, block: block, kind: .volume, pattern: pattern).map { [$0] } ?? []
+        case "Sequence":
+            return try stripReferences(view, block: block)
+        case "MeshCacheModifierData":
+            guard let field = view.string("filepath") else { return [] }
+            return make(view, field, block: block, kind: .meshCache, pattern: .file, label: modifierLabel(view, block: block)).map { [$0] } ?? []
+        case "OceanModifierData":
+            guard let field = view.string("cachepath") else { return [] }
+            return make(view, field, block: block, kind: .oceanCache, pattern: .directory, label: modifierLabel(view, block: block)).map { [$0] } ?? []
+        case "FluidDomainSettings":
+            guard let field = view.string("cache_directory") else { return [] }
+            return make(view, field, block: block, kind: .fluidCache, pattern: .directory).map { [$0] } ?? []
+        case "PointCache":
+            // Only caches kept on disk name a directory (PTCACHE_DISK_CACHE = 64).
+            guard (view.integer("flag") ?? 0) & 64 != 0, let field = view.string("path") else { return [] }
+            return make(view, field, block: block, kind: .pointCache, pattern: .directory).map { [$0] } ?? []
+        case "NodeShaderTexIES", "NodeShaderScript":
+            // mode 1: an external file (0: text stored in the .blend).
+            guard view.integer("mode") == 1, let field = view.string("filepath") else { return [] }
+            return make(view, field, block: block, kind: layout == "NodeShaderTexIES" ? .ies : .script, pattern: .file).map { [$0] } ?? []
+        case "CustomDataExternal":
+            guard let field = view.string("filename") else { return [] }
+            return make(view, field, block: block, kind: .externalData, pattern: .file).map { [$0] } ?? []
+        default:
+            return []
+        }
+    }
+
+    private func modifierLabel(_ view: BlendStructView, block: Int) -> String {
+        let owner = file.idLabel(ofOwner: file.blocks[block].owner)
+        guard let name = view.embedded("modifier")?.string("name")?.bytes else { return owner }
+        return "\(owner): \(displayBytes(name))"
+    }
+
+    /// A sequencer strip's files: its directory joined with each element's name (every
+    /// element of an image strip; the one file of a movie strip).
+    private func stripReferences(_ view: BlendStructView, block: Int) throws -> [SceneReference] {
+        // Sequence.type: 0 image, 3 movie (sound strips name a bSound, found on its own).
+        let type = view.integer("type") ?? -1
+        guard type == 0 || type == 3, let stripAddress = view.pointer("strip"),
+              let stripIndex = file.block(at: stripAddress, from: file.blocks[block].owner),
+              file.structOf(file.blocks[stripIndex])?.name == "Strip"
+        else { return [] }
+        guard let strip = file.views(of: stripIndex, data: try file.data(of: file.blocks[stripIndex])).first,
+              let directoryField = strip.string("dir"), let elementsAddress = strip.pointer("stripdata"),
+              let elementsIndex = file.block(at: elementsAddress, from: file.blocks[block].owner),
+              file.structOf(file.blocks[elementsIndex])?.name == "StripElem"
+        else { return [] }
+        var elements = file.views(of: elementsIndex, data: try file.data(of: file.blocks[elementsIndex]))
+        if type == 3 { elements = Array(elements.prefix(1)) }
+        let label = (view.string("name")?.bytes).map { "SQ " + displayBytes($0.starts(with: Array("SQ".utf8)) ? Array($0.dropFirst(2)) : $0) }
+            ?? file.idLabel(ofOwner: file.blocks[block].owner)
+        return elements.compactMap { element -> SceneReference? in
+            guard let nameField = element.string("name"), !nameField.bytes.isEmpty else { return nil }
+            let raw = directoryField.bytes + nameField.bytes
+            return SceneReference(
+                scene: file.path, block: label, field: "\(directoryField.declaration) + \(nameField.declaration)",
+                raw: raw, kind: .sequencerStrip, pattern: .file,
+                resolved: BlenderPath.resolve(raw, relativeTo: directory),
+                locations: [directoryField.location, nameField.location])
+        }
+    }
+}
+
+/// UDIM tile tokens in image paths.
+enum UDIM {
+    static let tokens = [Array("<UDIM>".utf8), Array("<UVTILE>".utf8)]
+
+    static func hasToken(_ bytes: [UInt8]) -> Bool {
+        tokens.contains { token in bytes.indices.contains { bytes[$0...].starts(with: token) } }
+    }
+}

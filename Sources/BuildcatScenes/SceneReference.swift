@@ -1,0 +1,100 @@
+import BuildcatBasics
+import SystemPackage
+
+/// What kind of asset a reference names.
+public enum AssetKind: String, Sendable, CaseIterable {
+    case image
+    case movie
+    case library
+    case sound
+    case font
+    case movieClip = "movie_clip"
+    case cacheFile = "cache_file"
+    case volume
+    case sequencerStrip = "sequencer_strip"
+    case meshCache = "mesh_cache"
+    case oceanCache = "ocean_cache"
+    case fluidCache = "fluid_cache"
+    case pointCache = "point_cache"
+    case ies
+    case script
+    case externalData = "external_data"
+}
+
+/// How a reference's path stands for files.
+public enum ReferencePattern: String, Sendable {
+    /// One file.
+    case file
+    /// A numbered frame sequence: the path names one frame; its siblings with other numbers
+    /// in the same place are the other frames.
+    case frameSequence = "sequence"
+    /// UDIM tiles: `<UDIM>` in the path stands for 1001, 1002, …
+    case udim
+    /// A directory whose files are all used (simulation caches).
+    case directory
+}
+
+/// Where a reference's bytes are in the scene file, for rewriting them in place.
+public struct FieldLocation: Sendable, Equatable, Hashable {
+    /// Offset in the uncompressed file.
+    public var offset: Int64
+    /// The field's size: the value and its terminating NUL must fit.
+    public var capacity: Int
+}
+
+/// One path a scene holds.
+public struct SceneReference: Sendable {
+    /// The scene file that holds the reference (a library for linked data).
+    public var scene: FilePath
+    /// The block or node it came from, as a person can find it: `IM wood`, `OB Plane: cache`.
+    public var block: String
+    /// The field: `name[1024]`, or for strips `dir[768] + name[256]`.
+    public var field: String
+    /// The bytes as authored.
+    public var raw: [UInt8]
+    public var kind: AssetKind
+    public var pattern: ReferencePattern
+    /// The absolute path the reference resolves to, still with its pattern (`<UDIM>`, the
+    /// first frame's number, a directory).
+    public var resolved: FilePath
+    /// Where the bytes are, for rewriting: one location, or for strips the directory then the name.
+    public var locations: [FieldLocation]
+
+    public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
+                pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
+        self.scene = scene
+        self.block = block
+        self.field = field
+        self.raw = raw
+        self.kind = kind
+        self.pattern = pattern
+        self.resolved = resolved
+        self.locations = locations
+    }
+}
+
+/// A file a reference stands for, after its pattern is expanded.
+public struct ReferencedFile: Sendable {
+    public var path: FilePath
+    public var size: Int64
+    /// The frame it serves, for frame sequences.
+    public var frame: Int?
+}
+
+/// Resolves paths as Blender does: `//` is the directory of the file that holds the path.
+public enum BlenderPath {
+    /// The absolute, lexically normalised path `raw` names, from a file in `directory`.
+    public static func resolve(_ raw: [UInt8], relativeTo directory: FilePath) -> FilePath {
+        var bytes = raw
+        // Windows separators are Blender's too; a path written on Windows uses them.
+        if bytes.contains(UInt8(ascii: "\\")) && !bytes.contains(UInt8(ascii: "/")) {
+            bytes = bytes.map { $0 == UInt8(ascii: "\\") ? UInt8(ascii: "/") : $0 }
+        }
+        if bytes.starts(with: [0x2F, 0x2F]) {
+            return directory.appending(relativeBytes: Array(bytes.dropFirst(2))).lexicallyNormalized()
+        }
+        let path = FilePath(bytes: bytes)
+        if path.isAbsolute { return path.lexicallyNormalized() }
+        return directory.appending(relativeBytes: bytes).lexicallyNormalized()
+    }
+}
