@@ -91,6 +91,11 @@ public struct DirectoryWalker: Sendable {
     }
 
     /// The names in a directory other than `.` and `..`, sorted by bytes.
+    public static func names(in directory: FilePath) throws -> [[UInt8]] {
+        try DirectoryWalker().entryNames(of: directory)
+    }
+
+    /// The names in a directory other than `.` and `..`, sorted by bytes.
     private func entryNames(of directory: FilePath) throws -> [[UInt8]] {
         guard let stream = directory.withPlatformString({ opendir($0) }) else {
             throw FileSystemError(operation: "list directory", path: directory, errno: currentErrno())

@@ -23,7 +23,7 @@ struct Buildcat: ParsableCommand {
               64  the command line was wrong (see the subcommand's --help)
             """,
         version: version,
-        subcommands: [HashCommand.self, ManifestCommand.self, StoreCommand.self, VersionCommand.self]
+        subcommands: [HashCommand.self, ManifestCommand.self, ScanCommand.self, StoreCommand.self, VersionCommand.self]
     )
 }
 

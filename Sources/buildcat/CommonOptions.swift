@@ -51,7 +51,7 @@ struct ShareOptions: ParsableArguments {
 }
 
 /// Formats a byte count for people: 1.5 GiB, 320 KiB, 12 B.
-func formatBytes(_ bytes: Int64) -> String {
+func formatByteCount(_ bytes: Int64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
     var value = Double(bytes)
     var unit = 0

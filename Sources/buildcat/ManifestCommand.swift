@@ -137,7 +137,7 @@ struct ManifestDiffCommand: ParsableCommand {
             out += Array("\"\(key)\":[".utf8)
             for (pathIndex, path) in paths.enumerated() {
                 if pathIndex > 0 { out.append(UInt8(ascii: ",")) }
-                Manifest.appendJSONString(ManifestPathEncoding.utf16(fromFileName: path), to: &out)
+                JSONWriter.appendFileName(path, to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }

@@ -102,7 +102,7 @@ struct StorePutCommand: ParsableCommand {
             }
         }
         output.flush()
-        printError("stored \(stored.files) new object(s) (\(formatBytes(stored.bytes))); \(present.files) already present (\(formatBytes(present.bytes)))")
+        printError("stored \(stored.files) new object(s) (\(formatByteCount(stored.bytes))); \(present.files) already present (\(formatByteCount(present.bytes)))")
         if failed { throw ExitCode.failure }
     }
 }

@@ -5,7 +5,7 @@ import BuildcatTestSupport
 import SystemPackage
 import Testing
 
-@Suite struct ManifestPathEncodingTests {
+@Suite struct FileNameEncodingTests {
     /// Python's `os.fsdecode` gives these code units; `os.fsencode` gives the bytes back.
     @Test(arguments: [
         ([0x61, 0xFF, 0x62], [0x61, 0xDCFF, 0x62]),                      // a lone invalid byte
@@ -16,8 +16,8 @@ import Testing
         ([0x63, 0x61, 0x66, 0xC3, 0xA9], [0x63, 0x61, 0x66, 0xE9]),      // café, NFC
     ] as [([UInt8], [UInt16])])
     func bytesEncodeAsPythonDoesAndComeBack(bytes: [UInt8], units: [UInt16]) {
-        #expect(ManifestPathEncoding.utf16(fromFileName: bytes) == units)
-        #expect(ManifestPathEncoding.fileName(fromUTF16: units) == bytes)
+        #expect(FileNameEncoding.utf16(fromFileName: bytes) == units)
+        #expect(FileNameEncoding.fileName(fromUTF16: units) == bytes)
     }
 
     @Test(arguments: [
@@ -27,7 +27,7 @@ import Testing
         [0x61, 0x00],        // NUL
     ] as [[UInt16]])
     func stringsThatNoFileNameEncodesToAreRefused(units: [UInt16]) {
-        #expect(ManifestPathEncoding.fileName(fromUTF16: units) == nil)
+        #expect(FileNameEncoding.fileName(fromUTF16: units) == nil)
     }
 }
 

@@ -87,6 +87,7 @@ public final class BlendFile {
     /// The uncompressed bytes: the file itself, or its decompressed copy.
     let storage: PlainBlendStream
     private var addressIndex: [UInt64: [Int]] = [:]
+    var pointerOffsetCache: [String: [(offset: Int, depth: Int)]] = [:]
 
     /// The largest `DNA1` block accepted: real ones are well under a megabyte.
     static let maximumSDNASize = 64 << 20

@@ -121,9 +121,10 @@ struct BlendReferenceExtractor {
     /// A sequencer strip's files: its directory joined with each element's name (every
     /// element of an image strip; the one file of a movie strip).
     private func stripReferences(_ view: BlendStructView, block: Int) throws -> [SceneReference] {
-        // Sequence.type: 0 image, 3 movie (sound strips name a bSound, found on its own).
+        // Sequence.type: 0 image, 3 movie, 4 and 5 sound (whose strips keep the file's path
+        // besides their bSound's, and Blender reports both).
         let type = view.integer("type") ?? -1
-        guard type == 0 || type == 3, let stripAddress = view.pointer("strip"),
+        guard [0, 3, 4, 5].contains(type), let stripAddress = view.pointer("strip"),
               let stripIndex = file.block(at: stripAddress, from: file.blocks[block].owner),
               file.structOf(file.blocks[stripIndex])?.name == "Strip"
         else { return [] }
@@ -133,7 +134,7 @@ struct BlendReferenceExtractor {
               file.structOf(file.blocks[elementsIndex])?.name == "StripElem"
         else { return [] }
         var elements = file.views(of: elementsIndex, data: try file.data(of: file.blocks[elementsIndex]))
-        if type == 3 { elements = Array(elements.prefix(1)) }
+        if type != 0 { elements = Array(elements.prefix(1)) }
         let label = (view.string("name")?.bytes).map { "SQ " + displayBytes($0.starts(with: Array("SQ".utf8)) ? Array($0.dropFirst(2)) : $0) }
             ?? file.idLabel(ofOwner: file.blocks[block].owner)
         return elements.compactMap { element -> SceneReference? in

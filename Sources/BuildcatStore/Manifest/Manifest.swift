@@ -34,13 +34,13 @@ public struct Manifest: Sendable, Equatable {
     /// - Throws: `ManifestError` for a path that is empty, absolute, has an empty, `.` or `..`
     ///   component, is listed twice, or would not read back as the same bytes.
     public init(entries: [ManifestEntry]) throws {
-        let keyed = entries.map { (key: ManifestPathEncoding.utf16(fromFileName: $0.path), entry: $0) }
+        let keyed = entries.map { (key: FileNameEncoding.utf16(fromFileName: $0.path), entry: $0) }
         let sorted = keyed.sorted { $0.key.lexicographicallyPrecedes($1.key) }
         for (index, item) in sorted.enumerated() {
             try Self.validate(path: item.entry.path)
             // Deadline's reader must get these exact bytes back from the string we write, or the
             // file would be another file there: refuse rather than mangle.
-            guard ManifestPathEncoding.fileName(fromUTF16: item.key) == item.entry.path else {
+            guard FileNameEncoding.fileName(fromUTF16: item.key) == item.entry.path else {
                 throw ManifestError(reason: "the name '\(displayBytes(item.entry.path))' cannot be written in a manifest so that it reads back as the same bytes")
             }
             if index > 0 && sorted[index - 1].entry.path == item.entry.path {
@@ -54,12 +54,12 @@ public struct Manifest: Sendable, Equatable {
 
     /// The entry for a path, by binary search over the canonical order.
     public func entry(forPath path: [UInt8]) -> ManifestEntry? {
-        let key = ManifestPathEncoding.utf16(fromFileName: path)
+        let key = FileNameEncoding.utf16(fromFileName: path)
         var low = 0
         var high = entries.count
         while low < high {
             let middle = (low + high) / 2
-            let middleKey = ManifestPathEncoding.utf16(fromFileName: entries[middle].path)
+            let middleKey = FileNameEncoding.utf16(fromFileName: entries[middle].path)
             if middleKey == key { return entries[middle] }
             if middleKey.lexicographicallyPrecedes(key) { low = middle + 1 } else { high = middle }
         }

@@ -14,7 +14,7 @@ extension Manifest {
             out += Array(#"","mtime":"#.utf8)
             out += Array(String(entry.mtime).utf8)
             out += Array(#","path":"#.utf8)
-            Self.appendJSONString(ManifestPathEncoding.utf16(fromFileName: entry.path), to: &out)
+            JSONWriter.appendFileName(entry.path, to: &out)
             out += Array(#","size":"#.utf8)
             out += Array(String(entry.size).utf8)
             out.append(UInt8(ascii: "}"))
@@ -23,28 +23,6 @@ extension Manifest {
         out += Array(String(totalSize).utf8)
         out.append(UInt8(ascii: "}"))
         return out
-    }
-
-    /// Writes a string as Python's `json.dumps(..., ensure_ascii=True)` does.
-    public static func appendJSONString(_ units: [UInt16], to out: inout [UInt8]) {
-        let hexDigits = Array("0123456789abcdef".utf8)
-        out.append(UInt8(ascii: "\""))
-        for unit in units {
-            switch unit {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
-            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
-            case 0x09: out += [0x5C, UInt8(ascii: "t")]
-            case 0x08: out += [0x5C, UInt8(ascii: "b")]
-            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
-            case 0x20...0x7E: out.append(UInt8(unit))
-            default:
-                out += [0x5C, UInt8(ascii: "u")]
-                for shift in stride(from: 12, through: 0, by: -4) { out.append(hexDigits[Int((unit >> UInt16(shift)) & 0xF)]) }
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Reads a manifest written by Buildcat, Deadline or anything else that follows the format.
@@ -73,7 +51,7 @@ extension Manifest {
         entries.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
             guard case .string(let units)? = item.member("path") else { throw invalid("paths[\(index)].path must be a string") }
-            guard let path = ManifestPathEncoding.fileName(fromUTF16: units) else {
+            guard let path = FileNameEncoding.fileName(fromUTF16: units) else {
                 throw invalid("paths[\(index)].path is not the encoding of any file name")
             }
             guard let hashText = item.member("hash")?.text, let hash = XXH128Digest(hex: hashText) else {

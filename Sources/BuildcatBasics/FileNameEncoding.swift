@@ -1,12 +1,10 @@
-import BuildcatBasics
-
-/// File names as manifest strings, and back, exactly as Deadline (Python) writes and reads them.
+/// File names as JSON strings, and back, exactly as Python (and so Deadline) writes and reads them.
 ///
 /// Python decodes a file name as UTF-8 with the "surrogateescape" handler: every byte that is
 /// not part of a valid UTF-8 sequence becomes the lone surrogate U+DC80…U+DCFF, which JSON then
 /// writes as `\udcXX`. Encoding the string again gives back the original bytes. This type does
 /// the same both ways, so a name that is not UTF-8 survives a manifest byte for byte.
-public enum ManifestPathEncoding {
+public enum FileNameEncoding {
     /// A name's bytes as UTF-16 code units, undecodable bytes as U+DC80…U+DCFF.
     public static func utf16(fromFileName bytes: [UInt8]) -> [UInt16] {
         var units: [UInt16] = []
@@ -70,5 +68,41 @@ public enum ManifestPathEncoding {
         // decoded instead of escaping: such a string does not come from any name.
         guard utf16(fromFileName: bytes) == units else { return nil }
         return bytes
+    }
+}
+
+/// Writes JSON text as bytes, the way Python's `json.dumps(..., ensure_ascii=True)` does.
+public enum JSONWriter {
+    /// Appends a string given as UTF-16 code units: quotes, backslashes and control characters
+    /// escaped, everything outside printable ASCII as `\uXXXX` with lower-case hex.
+    public static func appendString(_ units: [UInt16], to out: inout [UInt8]) {
+        let hexDigits = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for unit in units {
+            switch unit {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0x08: out += [0x5C, UInt8(ascii: "b")]
+            case 0x0C: out += [0x5C, UInt8(ascii: "f")]
+            case 0x20...0x7E: out.append(UInt8(unit))
+            default:
+                out += [0x5C, UInt8(ascii: "u")]
+                for shift in stride(from: 12, through: 0, by: -4) { out.append(hexDigits[Int((unit >> UInt16(shift)) & 0xF)]) }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a file name or path: its bytes as Python would decode them (see `FileNameEncoding`).
+    public static func appendFileName(_ bytes: [UInt8], to out: inout [UInt8]) {
+        appendString(FileNameEncoding.utf16(fromFileName: bytes), to: &out)
+    }
+
+    /// Appends text.
+    public static func appendString(_ text: String, to out: inout [UInt8]) {
+        appendString(Array(text.utf16), to: &out)
     }
 }

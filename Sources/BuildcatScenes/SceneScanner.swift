@@ -1,0 +1,190 @@
+import BuildcatBasics
+import SystemPackage
+
+/// One scene file the scan read.
+public struct ScannedScene: Sendable {
+    public var path: FilePath
+    public var format: String
+}
+
+/// An existing file a reference stands for.
+public struct ScannedAsset: Sendable {
+    /// Index into `ScanResult.references`.
+    public var reference: Int
+    public var file: ReferencedFile
+}
+
+/// Everything a set of scenes uses.
+public struct ScanResult: Sendable {
+    public var scenes: [ScannedScene] = []
+    public var references: [SceneReference] = []
+    /// Every existing file, once per reference that stands for it.
+    public var assets: [ScannedAsset] = []
+    /// Indices into `references` of the references whose files do not exist.
+    public var missing: [Int] = []
+}
+
+/// Scans scenes for every file they use, following linked libraries recursively.
+///
+/// A library is scanned only for what the linking file takes from it (the IDs it links, and
+/// everything those reach), as Blender loads it; each library is read once however many files
+/// link it, and cycles between libraries end.
+public struct SceneScanner {
+    public init() {}
+
+    /// - Throws: `SceneError` or `FileSystemError` when a scene or an existing library cannot be read.
+    public func scan(_ scenes: [FilePath]) throws -> ScanResult {
+        var result = ScanResult()
+        var state = LibraryState()
+        var seenLibraries: Set<[UInt8]> = []
+        var pending: [(path: FilePath, names: Set<[UInt8]>?)] = try scenes.map { (try FileSystem.absolute($0), nil) }
+        // Scenes read whole: linking back into one of them adds nothing, and Blender never
+        // lists the file it opened as a library of itself.
+        let wholeScenes = Set(pending.map { $0.path.bytes })
+
+        while let (path, names) = pending.popLast() {
+            let key = path.bytes
+            let file: BlendFile
+            if let open = state.files[key] {
+                file = open
+            } else {
+                file = try BlendFile(path: path)
+                state.files[key] = file
+                result.scenes.append(ScannedScene(path: path, format: "blend"))
+            }
+            let extractor = try BlendReferenceExtractor(file: file)
+            var blocks: [Int]
+            var linked: [Int: Set<[UInt8]>]
+            if let names {
+                guard !wholeScenes.contains(key) else { continue }
+                let wanted = names.subtracting(state.followedNames[key, default: []])
+                guard !wanted.isEmpty else { continue }
+                state.followedNames[key, default: []].formUnion(wanted)
+                var visited = state.visited[key, default: []]
+                blocks = try file.reachableBlocks(fromIDsNamed: wanted, visited: &visited)
+                state.visited[key] = visited
+                linked = file.linkedIDs(among: Set(blocks))
+                blocks += linked.keys  // the library blocks those placeholders come from
+            } else {
+                blocks = Array(file.blocks.indices)
+                linked = file.linkedIDs()
+            }
+            for reference in try extractor.references(inBlocks: blocks) {
+                // A library appears in every file that links it; report it once.
+                if reference.kind == .library {
+                    guard !wholeScenes.contains(reference.resolved.bytes),
+                          seenLibraries.insert(reference.resolved.bytes).inserted else { continue }
+                }
+                result.references.append(reference)
+            }
+            for (libraryBlock, libraryNames) in linked {
+                guard let libraryReference = try extractor.references(inBlocks: [libraryBlock]).first else { continue }
+                if (try? FileSystem.status(of: libraryReference.resolved))?.isRegularFile == true {
+                    pending.append((libraryReference.resolved, libraryNames))
+                }
+            }
+        }
+        expand(&result)
+        return result
+    }
+
+    private struct LibraryState {
+        var files: [[UInt8]: BlendFile] = [:]
+        var followedNames: [[UInt8]: Set<[UInt8]>] = [:]
+        var visited: [[UInt8]: Set<Int>] = [:]
+    }
+
+    /// Finds the files each reference stands for, and which are missing.
+    private func expand(_ result: inout ScanResult) {
+        var listings = DirectoryListings()
+        for (index, reference) in result.references.enumerated() {
+            let files = listings.files(for: reference)
+            if files.isEmpty {
+                if reference.pattern != .directory { result.missing.append(index) }
+                continue
+            }
+            result.assets += files.map { ScannedAsset(reference: index, file: $0) }
+        }
+    }
+}
+
+/// Directory listings made once and indexed by numbered-name pattern, so that thousands of
+/// sequence and UDIM references into one folder cost one listing, not one each.
+struct DirectoryListings {
+    private var numbered: [[UInt8]: [NumberedKey: [(name: [UInt8], number: Int)]]] = [:]
+
+    struct NumberedKey: Hashable {
+        var head: [UInt8]
+        var tail: [UInt8]
+    }
+
+    mutating func files(for reference: SceneReference) -> [ReferencedFile] {
+        let path = reference.resolved
+        switch reference.pattern {
+        case .file:
+            guard let status = try? FileSystem.status(of: path), status.isRegularFile else { return [] }
+            return [ReferencedFile(path: path, size: status.size, frame: nil)]
+        case .directory:
+            guard (try? FileSystem.status(of: path))?.isDirectory == true,
+                  let listing = try? DirectoryWalker(includeHidden: true).walk(path) else { return [] }
+            return listing.files.map { ReferencedFile(path: $0.path, size: $0.status.size, frame: nil) }
+        case .frameSequence, .udim:
+            var directory = path
+            guard let name = directory.lastComponent.map({ FilePath(root: nil, [$0]).bytes }) else { return [] }
+            directory.removeLastComponent()
+            let key: NumberedKey
+            if reference.pattern == .udim {
+                guard let (head, tail) = Self.splitAtToken(name) else { return [] }
+                key = NumberedKey(head: head, tail: tail)
+            } else {
+                guard let split = Self.splitAtLastNumber(name) else {
+                    // No number to vary: the one file it names.
+                    guard let status = try? FileSystem.status(of: path), status.isRegularFile else { return [] }
+                    return [ReferencedFile(path: path, size: status.size, frame: nil)]
+                }
+                key = NumberedKey(head: split.head, tail: split.tail)
+            }
+            let matches = index(of: directory)[key] ?? []
+            return matches.compactMap { match -> ReferencedFile? in
+                if reference.pattern == .udim && !(1001...2000).contains(match.number) { return nil }
+                let file = directory.appending(FilePath.Component(bytes: match.name))
+                guard let status = try? FileSystem.status(of: file), status.isRegularFile else { return nil }
+                return ReferencedFile(path: file, size: status.size, frame: reference.pattern == .frameSequence ? match.number : nil)
+            }
+        }
+    }
+
+    private mutating func index(of directory: FilePath) -> [NumberedKey: [(name: [UInt8], number: Int)]] {
+        let key = directory.bytes
+        if let cached = numbered[key] { return cached }
+        var index: [NumberedKey: [(name: [UInt8], number: Int)]] = [:]
+        if let names = try? DirectoryWalker.names(in: directory) {
+            for name in names {
+                guard let split = Self.splitAtLastNumber(name) else { continue }
+                index[NumberedKey(head: split.head, tail: split.tail), default: []].append((name, split.number))
+            }
+        }
+        for key in index.keys { index[key]!.sort { $0.number < $1.number } }
+        numbered[key] = index
+        return index
+    }
+
+    /// `bg.0001.png` → (`bg.`, 1, `.png`): the last run of digits, as Blender finds frame numbers.
+    static func splitAtLastNumber(_ name: [UInt8]) -> (head: [UInt8], number: Int, tail: [UInt8])? {
+        guard let last = name.lastIndex(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        var first = last
+        while first > 0 && name[first - 1] >= 0x30 && name[first - 1] <= 0x39 { first -= 1 }
+        guard last - first < 18, let number = Int(String(decoding: name[first...last], as: UTF8.self)) else { return nil }
+        return (Array(name[..<first]), number, Array(name[(last + 1)...]))
+    }
+
+    /// `skin.<UDIM>.png` → (`skin.`, `.png`).
+    static func splitAtToken(_ name: [UInt8]) -> (head: [UInt8], tail: [UInt8])? {
+        for token in UDIM.tokens {
+            if let start = name.indices.first(where: { name[$0...].starts(with: token) }) {
+                return (Array(name[..<start]), Array(name[(start + token.count)...]))
+            }
+        }
+        return nil
+    }
+}

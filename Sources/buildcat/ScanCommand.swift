@@ -1,0 +1,145 @@
+import ArgumentParser
+import BuildcatBasics
+import BuildcatScenes
+import Glibc
+import SystemPackage
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "List every file scenes use, following linked libraries, and what is missing.",
+        discussion: """
+            Reads each scene (today: Blender .blend files of any version, plain or compressed) \
+            and every library it links, recursively, and resolves each path as the tool does \
+            (`//` is the folder of the file holding the path). Patterns are expanded to the \
+            files that exist: frame sequences, UDIM tiles, cache directories.
+
+            Output for people: each scene with its references, missing ones marked. With --json:
+              {"scenes": [{"path", "format"}],
+               "assets": [{"path", "size", "kind", "raw", "scene", "block", "field", "frames"?}],
+               "missing": [{"path", "raw", "scene", "block", "field", "kind"}]}
+            `path` is absolute; `assets` lists every existing file once per reference that uses \
+            it; `frames` (sequences only) lists the frame the file serves; `raw` is the path as \
+            written in the scene; `scene` is the file holding it (a library for linked data). \
+            Paths that are not UTF-8 are written as Python writes them (\\udcXX per byte).
+
+            Exit status: 0 when nothing is missing, 3 when something is (the output is still \
+            complete), 2 when a scene cannot be read (the reason is on standard error).
+            """)
+
+    @Flag(help: "Print JSON for programs instead of a tree for people.")
+    var json = false
+
+    @Option(help: ArgumentHelp("The project's root: references inside it are shown relative to it.", valueName: "dir"))
+    var project: String?
+
+    @Argument(help: "Scene files to scan.")
+    var scenes: [String]
+
+    func run() throws {
+        let result: ScanResult
+        do {
+            result = try SceneScanner().scan(try scenes.map { try RawArguments.path($0) })
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        let output = ByteWriter(descriptor: STDOUT_FILENO)
+        if json {
+            output.write(Self.json(result))
+        } else {
+            let root = try project.map { try FileSystem.absolute(try RawArguments.path($0)) }
+            output.write(Self.tree(result, project: root))
+        }
+        output.flush()
+        if !result.missing.isEmpty { throw ExitCode(3) }
+    }
+
+    static func json(_ result: ScanResult) -> [UInt8] {
+        var out = Array(#"{"scenes":["#.utf8)
+        for (index, scene) in result.scenes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"path":"#.utf8)
+            JSONWriter.appendFileName(scene.path.bytes, to: &out)
+            out += Array(#","format":"#.utf8)
+            JSONWriter.appendString(scene.format, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array(#"],"assets":["#.utf8)
+        for (index, asset) in result.assets.enumerated() {
+            let reference = result.references[asset.reference]
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"path":"#.utf8)
+            JSONWriter.appendFileName(asset.file.path.bytes, to: &out)
+            out += Array(#","size":\#(asset.file.size),"kind":"#.utf8)
+            JSONWriter.appendString(reference.kind.rawValue, to: &out)
+            appendOrigin(reference, to: &out)
+            if let frame = asset.file.frame { out += Array(#","frames":[\#(frame)]"#.utf8) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array(#"],"missing":["#.utf8)
+        for (index, referenceIndex) in result.missing.enumerated() {
+            let reference = result.references[referenceIndex]
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"path":"#.utf8)
+            JSONWriter.appendFileName(reference.resolved.bytes, to: &out)
+            out += Array(#","kind":"#.utf8)
+            JSONWriter.appendString(reference.kind.rawValue, to: &out)
+            appendOrigin(reference, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array("]}\n".utf8)
+        return out
+    }
+
+    private static func appendOrigin(_ reference: SceneReference, to out: inout [UInt8]) {
+        out += Array(#","raw":"#.utf8)
+        JSONWriter.appendFileName(reference.raw, to: &out)
+        out += Array(#","scene":"#.utf8)
+        JSONWriter.appendFileName(reference.scene.bytes, to: &out)
+        out += Array(#","block":"#.utf8)
+        JSONWriter.appendString(reference.block, to: &out)
+        out += Array(#","field":"#.utf8)
+        JSONWriter.appendString(reference.field, to: &out)
+    }
+
+    /// Each scene, then its references: what they resolve to, how many files, or MISSING.
+    static func tree(_ result: ScanResult, project: FilePath?) -> [UInt8] {
+        func shown(_ path: FilePath) -> String {
+            if let project, path.starts(with: project), path != project {
+                return displayPath(FilePath(root: nil, path.components.dropFirst(project.components.count)))
+            }
+            return displayPath(path)
+        }
+        var filesPerReference = [Int](repeating: 0, count: result.references.count)
+        var bytesPerReference = [Int64](repeating: 0, count: result.references.count)
+        for asset in result.assets {
+            filesPerReference[asset.reference] += 1
+            bytesPerReference[asset.reference] += asset.file.size
+        }
+        let missing = Set(result.missing)
+        var text = ""
+        for scene in result.scenes {
+            text += "\(shown(scene.path)) (\(scene.format))\n"
+            let references = result.references.indices.filter { result.references[$0].scene == scene.path }
+            for (position, index) in references.enumerated() {
+                let reference = result.references[index]
+                let branch = position == references.count - 1 ? "└─" : "├─"
+                let status: String
+                if missing.contains(index) {
+                    status = "MISSING"
+                } else if reference.pattern == .file {
+                    status = formatByteCount(bytesPerReference[index])
+                } else {
+                    status = "\(filesPerReference[index]) files, \(formatByteCount(bytesPerReference[index]))"
+                }
+                text += "  \(branch) \(reference.kind.rawValue): \(shown(reference.resolved))  [\(status)]  \(reference.block)\n"
+            }
+        }
+        let totalBytes = result.assets.reduce(Int64(0)) { $0 + $1.file.size }
+        text += "\(result.scenes.count) scene(s), \(result.references.count) reference(s), \(result.assets.count) file(s) (\(formatByteCount(totalBytes))), \(result.missing.count) missing\n"
+        return Array(text.utf8)
+    }
+}
