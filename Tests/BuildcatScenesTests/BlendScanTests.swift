@@ -1,0 +1,97 @@
+import BuildcatBasics
+@testable import BuildcatScenes
+import BuildcatTestSupport
+import Foundation
+import SystemPackage
+import Testing
+
+/// The scanner against what Blender itself reports for the same files (`bpy.utils.blend_paths`,
+/// recorded beside each fixture by tools/fixtures/make_blend.py).
+@Suite struct BlendScanTests {
+    static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/blend")
+
+    struct Record {
+        var absolute: [String]
+        var raw: [String]
+        var missing: [String]
+    }
+
+    static func record(_ scene: String) throws -> Record {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixtures.appending(scene + ".paths.json").string))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String]])
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : fixtures.appending(path).lexicallyNormalized().string
+        }
+        return Record(absolute: object["absolute"]!.map(absolute).sorted(), raw: object["raw"]!.sorted(),
+                      missing: object["missing"]!.map(absolute).sorted())
+    }
+
+    /// The record's raw paths without those of the given libraries (matched by resolving each raw
+    /// path as Blender would from the opened scene).
+    static func rawExcludingLibraries(_ record: Record, resolvedIn libraries: Set<String>, scene: String) throws -> [String] {
+        var directory = try FileSystem.absolute(fixtures.appending(scene))
+        directory.removeLastComponent()
+        return record.raw.filter { !libraries.contains(text(BlenderPath.resolve(Array($0.utf8), relativeTo: directory))) }
+    }
+
+    static func text(_ path: FilePath) -> String {
+        var text = path.string
+        while text.count > 1 && text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+
+    @Test(arguments: ["basic.blend", "compressed.blend", "basic-gzip.blend", "linked.blend", "lib/lib_a.blend", "lib/lib_b.blend"])
+    func referencesAreExactlyWhatBlenderReports(scene: String) throws {
+        let record = try Self.record(scene)
+        let result = try SceneScanner().scan([Self.fixtures.appending(scene)])
+        let ours = result.references.map { Self.text($0.resolved) }.sorted()
+        #expect(ours == record.absolute)
+        // Raw paths too, except an indirect library's: Blender shows it re-made relative to the
+        // opened file, while we report the bytes the linking library holds (what a rewrite edits).
+        let opened = try FileSystem.absolute(Self.fixtures.appending(scene))
+        let indirect = result.references.filter { $0.kind == .library && $0.scene != opened }
+        let raw = result.references.filter { !($0.kind == .library && $0.scene != opened) }.map { String(decoding: $0.raw, as: UTF8.self) }.sorted()
+        let indirectResolved = Set(indirect.map { Self.text($0.resolved) })
+        let expectedRaw = try Self.rawExcludingLibraries(record, resolvedIn: indirectResolved, scene: scene)
+        #expect(raw == expectedRaw)
+        let missing = Set(result.missing.map { Self.text(result.references[$0].resolved) })
+        #expect(missing == Set(record.missing))
+    }
+
+    @Test func patternsExpandToTheFilesThatExist() throws {
+        let result = try SceneScanner().scan([Self.fixtures.appending("basic.blend")])
+        func files(_ block: String) -> [(String, Int?)] {
+            result.assets.filter { result.references[$0.reference].block == block }
+                .map { ($0.file.path.lastComponent!.string, $0.file.frame) }
+        }
+        #expect(files("IM skin").map(\.0) == ["skin.1001.png", "skin.1002.png", "skin.1011.png"])
+        #expect(files("IM plate").map(\.0) == ["bg.0001.png", "bg.0002.png", "bg.0003.png", "bg.0004.png"])
+        #expect(files("IM plate").map(\.1) == [1, 2, 3, 4])
+        #expect(files("VO smoke").map(\.1) == [1, 2, 3])
+        #expect(files("OB Domain").map(\.0) == ["config_0001.uni"])
+        #expect(files("SQ plates").map(\.0) == ["bg.0001.png", "bg.0002.png", "bg.0003.png"])
+        // A packed image is inside the .blend: not a reference.
+        #expect(!result.references.contains { $0.block == "IM packed" })
+    }
+
+    @Test func referencesSayWhereTheyCameFrom() throws {
+        let result = try SceneScanner().scan([Self.fixtures.appending("basic.blend")])
+        let wood = try #require(result.references.first { $0.block == "IM wood" })
+        #expect(wood.field == "name[1024]")
+        #expect(wood.kind == .image)
+        #expect(wood.raw == Array("//assets/textures/wood.png".utf8))
+        let strip = try #require(result.references.first { $0.block == "SQ plates" })
+        #expect(strip.field == "dir[768] + name[256]")
+        #expect(strip.locations.count == 2)
+        let cache = try #require(result.references.first { $0.kind == .meshCache })
+        #expect(cache.block == "OB Plane: anim cache")
+    }
+
+    @Test func aLibraryIsReadForWhatIsLinkedFromItOnly() throws {
+        let result = try SceneScanner().scan([Self.fixtures.appending("linked.blend")])
+        #expect(result.scenes.count == 3)
+        #expect(!result.references.contains { $0.block == "IM unused in b" })
+        let fromB = try #require(result.references.first { $0.block == "IM b texture" })
+        #expect(fromB.scene.lastComponent?.string == "lib_b.blend")
+    }
+}
