@@ -128,7 +128,12 @@ public final class BlendFile {
             }
             let raw = try take(header.blockHeaderSize)
             let block = try Self.parseBlockHeader(raw, header: header, offset: stream.position, owner: &owner, index: blocks.count, scene: scene)
-            if block.code == BlendBlock.end { break }
+            if block.code == BlendBlock.end {
+                // A compressed stream must also end cleanly: a cut in its last frames is damage
+                // even when every block arrived.
+                if stream.compression != .none { while try !stream.atEnd() { _ = try stream.pull(max: 1 << 20) { _ in } } }
+                break
+            }
             if block.code == BlendBlock.dna {
                 guard block.length <= Self.maximumSDNASize else {
                     throw SceneError(scene: scene, reason: "its DNA1 block claims \(block.length) bytes, far more than any Blender writes")
