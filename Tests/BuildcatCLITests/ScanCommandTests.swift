@@ -1,0 +1,51 @@
+import BuildcatBasics
+import BuildcatTestSupport
+import Foundation
+import SystemPackage
+import Testing
+
+@Suite struct ScanCommandTests {
+    static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/blend")
+
+    @Test func jsonListsScenesAssetsAndMissingAndExits3WhenSomethingIsMissing() throws {
+        let directory = TemporaryDirectory()
+        let output = try buildcat(["scan", "--json", Self.fixtures.appending("basic.blend").string], cache: directory("cache"))
+        #expect(output.status == 3)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput)) as? [String: Any])
+        let scenes = try #require(object["scenes"] as? [[String: Any]])
+        #expect(scenes.count == 1)
+        #expect(scenes[0]["format"] as? String == "blend")
+        let assets = try #require(object["assets"] as? [[String: Any]])
+        let plate = assets.filter { ($0["path"] as? String)?.hasSuffix("bg.0003.png") == true && $0["kind"] as? String == "image" }
+        #expect(plate.count == 1)
+        #expect(plate.first?["frames"] as? [Int] == [3])
+        #expect(plate.first?["raw"] as? String == "//assets/plates/bg.0001.png")
+        #expect((plate.first?["scene"] as? String)?.hasSuffix("basic.blend") == true)
+        #expect(plate.first?["field"] as? String == "name[1024]")
+        #expect(plate.first?["size"] as? Int == 97)
+        let missing = try #require(object["missing"] as? [[String: Any]])
+        #expect(Set(missing.compactMap { $0["raw"] as? String }) == ["/nonexistent/buildcat/abs.png", "//assets/textures/missing.png"])
+    }
+
+    @Test func theTreeMarksMissingFilesAndExits0WhenNothingIs() throws {
+        let directory = TemporaryDirectory()
+        let linked = try buildcat(["scan", "--project", Self.fixtures.string, Self.fixtures.appending("linked.blend").string], cache: directory("cache"))
+        #expect(linked.status == 0)
+        #expect(linked.stdoutText.contains("library: lib/lib_b.blend"))
+        #expect(linked.stdoutText.contains("3 scene(s), 5 reference(s)"))
+        let basic = try buildcat(["scan", Self.fixtures.appending("basic.blend").string], cache: directory("cache"))
+        #expect(basic.status == 3)
+        #expect(basic.stdoutText.contains("abs.png  [MISSING]  IM absolute missing"))
+    }
+
+    @Test func anUnreadableSceneExits2WithTheReason() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("broken.blend"), "BLENDER-v304 and then nothing useful")
+        let output = try buildcat(["scan", directory("broken.blend").string], cache: directory("cache"))
+        #expect(output.status == 2)
+        #expect(output.standardError.contains("broken.blend"))
+        let absent = try buildcat(["scan", directory("absent.blend").string], cache: directory("cache"))
+        #expect(absent.status == 2)
+        #expect(absent.standardError.contains("No such file or directory"))
+    }
+}
