@@ -9,6 +9,12 @@ import Testing
 /// recorded beside each fixture by tools/fixtures/make_blend.py).
 @Suite struct BlendScanTests {
     static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/blend")
+    /// The same scenes written by Blender 5.0 (PyPI `bpy`): its new header and block headers.
+    static let fixtures5 = FilePath(TestEnvironment.packageRoot).appending("fixtures/blend5")
+    static let scenes = ["basic.blend", "compressed.blend", "basic-gzip.blend", "linked.blend", "lib/lib_a.blend", "lib/lib_b.blend"]
+    static let allScenes = scenes.map { ("blend", $0) } + scenes.map { ("blend5", $0) }
+
+    static func folder(_ name: String) -> FilePath { name == "blend5" ? fixtures5 : fixtures }
 
     struct Record {
         var absolute: [String]
@@ -16,7 +22,7 @@ import Testing
         var missing: [String]
     }
 
-    static func record(_ scene: String) throws -> Record {
+    static func record(_ scene: String, in fixtures: FilePath) throws -> Record {
         let data = try Data(contentsOf: URL(fileURLWithPath: fixtures.appending(scene + ".paths.json").string))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String]])
         func absolute(_ path: String) -> String {
@@ -28,8 +34,8 @@ import Testing
 
     /// The record's raw paths without those of the given libraries (matched by resolving each raw
     /// path as Blender would from the opened scene).
-    static func rawExcludingLibraries(_ record: Record, resolvedIn libraries: Set<String>, scene: String) throws -> [String] {
-        var directory = try FileSystem.absolute(fixtures.appending(scene))
+    static func rawExcludingLibraries(_ record: Record, resolvedIn libraries: Set<String>, scene: FilePath) throws -> [String] {
+        var directory = try FileSystem.absolute(scene)
         directory.removeLastComponent()
         return record.raw.filter { !libraries.contains(text(BlenderPath.resolve(Array($0.utf8), relativeTo: directory))) }
     }
@@ -40,19 +46,20 @@ import Testing
         return text
     }
 
-    @Test(arguments: ["basic.blend", "compressed.blend", "basic-gzip.blend", "linked.blend", "lib/lib_a.blend", "lib/lib_b.blend"])
-    func referencesAreExactlyWhatBlenderReports(scene: String) throws {
-        let record = try Self.record(scene)
-        let result = try SceneScanner().scan([Self.fixtures.appending(scene)])
+    @Test(arguments: allScenes)
+    func referencesAreExactlyWhatBlenderReports(set: String, scene: String) throws {
+        let fixtures = Self.folder(set)
+        let record = try Self.record(scene, in: fixtures)
+        let result = try SceneScanner().scan([fixtures.appending(scene)])
         let ours = result.references.map { Self.text($0.resolved) }.sorted()
         #expect(ours == record.absolute)
         // Raw paths too, except an indirect library's: Blender shows it re-made relative to the
         // opened file, while we report the bytes the linking library holds (what a rewrite edits).
-        let opened = try FileSystem.absolute(Self.fixtures.appending(scene))
+        let opened = try FileSystem.absolute(fixtures.appending(scene))
         let indirect = result.references.filter { $0.kind == .library && $0.scene != opened }
         let raw = result.references.filter { !($0.kind == .library && $0.scene != opened) }.map { String(decoding: $0.raw, as: UTF8.self) }.sorted()
         let indirectResolved = Set(indirect.map { Self.text($0.resolved) })
-        let expectedRaw = try Self.rawExcludingLibraries(record, resolvedIn: indirectResolved, scene: scene)
+        let expectedRaw = try Self.rawExcludingLibraries(record, resolvedIn: indirectResolved, scene: opened)
         #expect(raw == expectedRaw)
         let missing = Set(result.missing.map { Self.text(result.references[$0].resolved) })
         #expect(missing == Set(record.missing))
