@@ -1,6 +1,7 @@
 import BuildcatBasics
 import CBuildcatLinux
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// The first bytes of a .blend: pointer size, byte order, Blender version and header layout.
@@ -146,7 +147,7 @@ public final class BlendFile {
         }
         guard let dnaBytes else { throw SceneError(scene: scene, reason: "it has no DNA1 block describing its structs") }
         do {
-            sdna = try SDNA(dnaBytes, pointerSize: header.pointerSize, littleEndian: header.isLittleEndian)
+            sdna = try Self.parsedSDNA(dnaBytes, header: header)
         } catch {
             throw SceneError(scene: scene, reason: "its DNA1 block is malformed: \(error)")
         }
@@ -157,6 +158,36 @@ public final class BlendFile {
             storage = stream as! PlainBlendStream
         }
         for (index, block) in blocks.enumerated() { addressIndex[block.oldAddress, default: []].append(index) }
+    }
+
+    /// SDNAs already parsed, by their bytes: every file a Blender version saves carries the
+    /// same one, and a shot with fifty libraries should parse it once, not fifty times.
+    private static let sdnaCache = Mutex<[SDNAKey: SDNA]>([:])
+
+    private struct SDNAKey: Hashable, Sendable {
+        var bytes: [UInt8]
+        var pointerSize: Int
+        var littleEndian: Bool
+
+        /// Hashes a sample of the bytes: hashing all of a 300 KB block byte by byte cost more
+        /// than the scan it saved. Equality still compares every byte.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(bytes.count)
+            hasher.combine(pointerSize)
+            let step = max(1, bytes.count / 64)
+            for index in stride(from: 0, to: bytes.count, by: step) { hasher.combine(bytes[index]) }
+        }
+    }
+
+    private static func parsedSDNA(_ bytes: [UInt8], header: BlendHeader) throws(SDNAError) -> SDNA {
+        let key = SDNAKey(bytes: bytes, pointerSize: header.pointerSize, littleEndian: header.isLittleEndian)
+        if let cached = sdnaCache.withLock({ $0[key] }) { return cached }
+        let parsed = try SDNA(bytes, pointerSize: header.pointerSize, littleEndian: header.isLittleEndian)
+        sdnaCache.withLock { cache in
+            if cache.count >= 16 { cache.removeAll() }  // a handful of Blender versions at most
+            cache[key] = parsed
+        }
+        return parsed
     }
 
     private static func parseBlockHeader(_ raw: [UInt8], header: BlendHeader, offset: Int64, owner: inout Int, index: Int, scene: String) throws -> BlendBlock {

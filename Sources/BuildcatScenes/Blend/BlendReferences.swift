@@ -38,8 +38,10 @@ struct BlendReferenceExtractor {
     private func make(_ view: BlendStructView, _ field: (bytes: [UInt8], location: FieldLocation, declaration: String),
                       block: Int, kind: AssetKind, pattern: ReferencePattern, label: String? = nil) -> SceneReference? {
         guard !field.bytes.isEmpty else { return nil }
+        // An ID block carries its own name; only data blocks need their owner's looked up.
+        let block = label ?? view.idName().map(BlendFile.label) ?? file.idLabel(ofOwner: file.blocks[block].owner)
         return SceneReference(
-            scene: file.path, block: label ?? file.idLabel(ofOwner: file.blocks[block].owner), field: field.declaration,
+            scene: file.path, block: block, field: field.declaration,
             raw: field.bytes, kind: kind, pattern: pattern,
             resolved: BlenderPath.resolve(field.bytes, relativeTo: directory), locations: [field.location])
     }

@@ -97,9 +97,13 @@ class BlendStream {
     func truncated() -> SceneError { fail("it is truncated: it ends at byte \(position) in the middle of a block") }
 }
 
-/// An uncompressed file: reads go straight to the file, and skips cost nothing.
+/// An uncompressed file: reads go to the file through a read-ahead window (block headers are
+/// small and many), and skips cost nothing.
 final class PlainBlendStream: BlendStream {
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    /// The file offset of `buffer`'s first byte, and how many bytes of it are valid.
+    private var bufferStart: Int64 = 0
+    private var bufferCount = 0
     let size: Int64
 
     init(path: FilePath, descriptor: FileDescriptor, size: Int64) {
@@ -115,14 +119,20 @@ final class PlainBlendStream: BlendStream {
     override func atEnd() throws -> Bool { position >= size }
 
     override func pull(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Int {
-        let wanted = min(max, buffer.count)
         let start = position
-        let count = try buffer.withUnsafeMutableBytes { raw -> Int in
-            let result = pread(descriptor.rawValue, raw.baseAddress, wanted, off_t(start))
-            guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
-            return result
+        if start < bufferStart || start >= bufferStart + Int64(bufferCount) {
+            let count = try buffer.withUnsafeMutableBytes { raw -> Int in
+                let result = pread(descriptor.rawValue, raw.baseAddress, raw.count, off_t(start))
+                guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
+                return result
+            }
+            bufferStart = start
+            bufferCount = count
+            if count == 0 { return 0 }
         }
-        buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        let from = Int(start - bufferStart)
+        let count = min(max, bufferCount - from)
+        buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[from..<from + count])) }
         return count
     }
 
@@ -131,6 +141,22 @@ final class PlainBlendStream: BlendStream {
     func read(at start: Int64, count: Int) throws -> [UInt8] {
         guard start >= 0, count >= 0, count <= size - start else {
             throw fail("a block at byte \(start) of \(count) bytes runs past the end of the file")
+        }
+        // Small reads go through the read-ahead window: the blocks a scan wants (IDs, small
+        // structs) sit close together, so one read serves many.
+        if count <= buffer.count / 4 {
+            if start < bufferStart || start + Int64(count) > bufferStart + Int64(bufferCount) {
+                let filled = try buffer.withUnsafeMutableBytes { raw -> Int in
+                    let result = pread(descriptor.rawValue, raw.baseAddress, raw.count, off_t(start))
+                    guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
+                    return result
+                }
+                bufferStart = start
+                bufferCount = filled
+                guard filled >= count else { throw fail("it is truncated at byte \(start + Int64(filled))") }
+            }
+            let from = Int(start - bufferStart)
+            return Array(buffer[from..<from + count])
         }
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0

@@ -42,6 +42,13 @@ struct BlendStructView {
         return nil
     }
 
+    /// The name of the ID this struct is, when it starts with `ID id` (every ID type does).
+    func idName() -> [UInt8]? {
+        guard let first = layout.fields.first, first.typeName == "ID", first.offset == 0,
+              let nameField = file.sdna.structNamed("ID")?.field("name") else { return nil }
+        return reader.cString(at: base + nameField.offset, capacity: nameField.size)
+    }
+
     /// An embedded struct field (not a pointer) as a view of its own.
     func embedded(_ name: String) -> BlendStructView? {
         guard let field = layout.field(name), field.pointerDepth == 0, let inner = file.sdna.structNamed(field.typeName) else { return nil }
@@ -62,8 +69,13 @@ extension BlendFile {
     /// The name of the ID a block belongs to, as Blender shows it with its code: `IM wood`.
     func idLabel(ofOwner owner: Int) -> String {
         guard blocks.indices.contains(owner), let raw = idName(of: owner) else { return "(no ID)" }
-        guard raw.count > 2 else { return displayBytes(raw) }
-        return displayBytes(raw.prefix(2)) + " " + displayBytes(raw.dropFirst(2))
+        return Self.label(raw)
+    }
+
+    /// `IMwood` as `IM wood`.
+    static func label(_ idName: [UInt8]) -> String {
+        guard idName.count > 2 else { return displayBytes(idName) }
+        return displayBytes(idName.prefix(2)) + " " + displayBytes(idName.dropFirst(2))
     }
 
     /// The `name` of an ID block (`IMwood`): two letters of type, then the name.

@@ -17,14 +17,15 @@ public struct SDNA: Sendable {
         public var arrayCount: Int
     }
 
-    /// One struct: its name, size and fields by name.
+    /// One struct: its name, size and fields.
     public struct Struct: Sendable {
         public var name: String
         public var size: Int
         public var fields: [Field]
-        var fieldIndex: [String: Int]
 
-        public func field(_ name: String) -> Field? { fieldIndex[name].map { fields[$0] } }
+        /// The first field with this bare name. Structs have at most a few hundred fields and
+        /// are asked for few of them, so a scan beats building an index for every struct.
+        public func field(_ name: String) -> Field? { fields.first { $0.name == name } }
     }
 
     public let structs: [Struct]
@@ -54,13 +55,14 @@ public struct SDNA: Sendable {
         var structs: [Struct] = []
         structs.reserveCapacity(structCount)
         var index: [String: Int] = [:]
+        // Each declaration is parsed once, however many structs use it.
+        var parsedNames = [(name: String, pointerDepth: Int, arrayCount: Int)?](repeating: nil, count: names.count)
         for _ in 0..<structCount {
             let typeIndex = Int(try reader.int16())
             let fieldCount = Int(try reader.int16())
             guard types.indices.contains(typeIndex), fieldCount >= 0 else { throw SDNAError("a struct names type \(typeIndex), which does not exist") }
             var fields: [Field] = []
             fields.reserveCapacity(fieldCount)
-            var fieldIndex: [String: Int] = [:]
             var offset = 0
             for _ in 0..<fieldCount {
                 let fieldType = Int(try reader.int16())
@@ -68,19 +70,18 @@ public struct SDNA: Sendable {
                 guard types.indices.contains(fieldType), names.indices.contains(fieldName) else {
                     throw SDNAError("a field of struct \(types[typeIndex]) names a type or name that does not exist")
                 }
-                let declaration = names[fieldName]
-                let parsed = Self.parse(declaration)
+                let parsed = parsedNames[fieldName] ?? Self.parse(names[fieldName])
+                parsedNames[fieldName] = parsed
                 let unit = parsed.pointerDepth > 0 ? pointerSize : lengths[fieldType]
                 let (size, overflow) = unit.multipliedReportingOverflow(by: parsed.arrayCount)
-                guard !overflow, size >= 0, size < 1 << 30 else { throw SDNAError("field \(declaration) of struct \(types[typeIndex]) has an impossible size") }
-                fields.append(Field(declaration: declaration, name: parsed.name, typeName: types[fieldType], offset: offset,
+                guard !overflow, size >= 0, size < 1 << 30 else { throw SDNAError("field \(names[fieldName]) of struct \(types[typeIndex]) has an impossible size") }
+                fields.append(Field(declaration: names[fieldName], name: parsed.name, typeName: types[fieldType], offset: offset,
                                     size: size, pointerDepth: parsed.pointerDepth, arrayCount: parsed.arrayCount))
-                if fieldIndex[parsed.name] == nil { fieldIndex[parsed.name] = fields.count - 1 }
                 offset += size
             }
             let name = types[typeIndex]
             if index[name] == nil { index[name] = structs.count }
-            structs.append(Struct(name: name, size: lengths[typeIndex], fields: fields, fieldIndex: fieldIndex))
+            structs.append(Struct(name: name, size: lengths[typeIndex], fields: fields))
         }
         self.structs = structs
         self.structIndex = index
