@@ -220,7 +220,7 @@ public final class BlendFile {
 
     /// The struct a block holds, if its SDNA index names one.
     public func structOf(_ block: BlendBlock) -> SDNA.Struct? {
-        sdna.structs.indices.contains(block.sdnaIndex) ? sdna.structs[block.sdnaIndex] : nil
+        sdna.structAt(block.sdnaIndex)
     }
 
     /// The data of a block.
@@ -310,13 +310,24 @@ private final class TemporaryCopy {
         if let pendingError { throw pendingError }
     }
 
+    /// Bytes not yet written: block headers and small blocks come a few bytes at a time, and a
+    /// write each would cost more than the decompression.
+    private var pending: [UInt8] = []
+
     private func appendChunk(_ chunk: UnsafeRawBufferPointer) throws {
-        try FileSystem.write(descriptor, chunk, path: FilePath("(temporary copy of \(displayPath(source)))"))
+        pending.append(contentsOf: chunk)
         size += Int64(chunk.count)
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
+        try pending.withUnsafeBytes { try FileSystem.write(descriptor, $0, path: FilePath("(temporary copy of \(displayPath(source)))")) }
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// Hands the descriptor to a stream that reads the copy (and closes it).
     func finish() throws -> PlainBlendStream {
+        try flush()
         finished = true
         return PlainBlendStream(path: source, descriptor: descriptor, size: size)
     }

@@ -1,7 +1,13 @@
+import Synchronization
+
 /// The structure definitions a .blend carries in its `DNA1` block ("Struct DNA"): every struct
 /// Blender wrote, with its fields' names, types and sizes. Field offsets are computed from it,
 /// never assumed, so one reader serves every Blender version.
-public struct SDNA: Sendable {
+///
+/// Opening checks the whole table (every count and index in bounds) but decodes a struct's
+/// fields only when the struct is first asked for: a scan touches a few dozen of the
+/// thousand structs Blender describes.
+public final class SDNA: Sendable {
     /// One field of a struct, as laid out in this file.
     public struct Field: Sendable {
         /// The declared name with its decorations: `*next`, `filepath[1024]`, `(*func)()`.
@@ -28,11 +34,19 @@ public struct SDNA: Sendable {
         public func field(_ name: String) -> Field? { fields.first { $0.name == name } }
     }
 
-    public let structs: [Struct]
-    let structIndex: [String: Int]
     public let pointerSize: Int
+    private let bytes: [UInt8]
+    private let littleEndian: Bool
+    /// Byte ranges of the names and type names in `bytes`.
+    private let names: [Range<Int>]
+    private let types: [Range<Int>]
+    private let lengths: [Int]
+    /// Each struct's type index, and where its (type, name) pairs start in `bytes`.
+    private let entries: [(type: Int, fields: Int, count: Int)]
+    private let decoded = Mutex<[Int: Struct]>([:])
+    private let byName = Mutex<[String: Int?]>([:])
 
-    public func structNamed(_ name: String) -> Struct? { structIndex[name].map { structs[$0] } }
+    public var structCount: Int { entries.count }
 
     /// Parses the `DNA1` block's data.
     /// - Throws: a description of what is malformed (the caller adds the file's name).
@@ -52,40 +66,74 @@ public struct SDNA: Sendable {
         try reader.align()
         try reader.expect("STRC")
         let structCount = try reader.count()
-        var structs: [Struct] = []
-        structs.reserveCapacity(structCount)
-        var index: [String: Int] = [:]
-        // Each declaration is parsed once, however many structs use it.
-        var parsedNames = [(name: String, pointerDepth: Int, arrayCount: Int)?](repeating: nil, count: names.count)
+        var entries: [(type: Int, fields: Int, count: Int)] = []
+        entries.reserveCapacity(structCount)
         for _ in 0..<structCount {
             let typeIndex = Int(try reader.int16())
             let fieldCount = Int(try reader.int16())
             guard types.indices.contains(typeIndex), fieldCount >= 0 else { throw SDNAError("a struct names type \(typeIndex), which does not exist") }
-            var fields: [Field] = []
-            fields.reserveCapacity(fieldCount)
-            var offset = 0
+            entries.append((typeIndex, reader.offset, fieldCount))
             for _ in 0..<fieldCount {
                 let fieldType = Int(try reader.int16())
                 let fieldName = Int(try reader.int16())
                 guard types.indices.contains(fieldType), names.indices.contains(fieldName) else {
-                    throw SDNAError("a field of struct \(types[typeIndex]) names a type or name that does not exist")
+                    throw SDNAError("a field of a struct names a type or name that does not exist")
                 }
-                let parsed = parsedNames[fieldName] ?? Self.parse(names[fieldName])
-                parsedNames[fieldName] = parsed
-                let unit = parsed.pointerDepth > 0 ? pointerSize : lengths[fieldType]
-                let (size, overflow) = unit.multipliedReportingOverflow(by: parsed.arrayCount)
-                guard !overflow, size >= 0, size < 1 << 30 else { throw SDNAError("field \(names[fieldName]) of struct \(types[typeIndex]) has an impossible size") }
-                fields.append(Field(declaration: names[fieldName], name: parsed.name, typeName: types[fieldType], offset: offset,
-                                    size: size, pointerDepth: parsed.pointerDepth, arrayCount: parsed.arrayCount))
-                offset += size
             }
-            let name = types[typeIndex]
-            if index[name] == nil { index[name] = structs.count }
-            structs.append(Struct(name: name, size: lengths[typeIndex], fields: fields))
         }
-        self.structs = structs
-        self.structIndex = index
+        self.bytes = bytes
+        self.littleEndian = littleEndian
         self.pointerSize = pointerSize
+        self.names = names
+        self.types = types
+        self.lengths = lengths
+        self.entries = entries
+    }
+
+    /// The struct at an SDNA index (as block headers give it), or nil if there is none or it
+    /// is malformed.
+    public func structAt(_ index: Int) -> Struct? {
+        guard entries.indices.contains(index) else { return nil }
+        if let cached = decoded.withLock({ $0[index] }) { return cached }
+        guard let value = decode(index) else { return nil }
+        decoded.withLock { $0[index] = value }
+        return value
+    }
+
+    /// The struct with this type name.
+    public func structNamed(_ name: String) -> Struct? {
+        if let known = byName.withLock({ $0[name] }) { return known.flatMap(structAt) }
+        let wanted = Array(name.utf8)
+        let index = entries.indices.first { bytes[types[entries[$0].type]].elementsEqual(wanted) }
+        byName.withLock { $0[name] = index }
+        return index.flatMap(structAt)
+    }
+
+    private func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+
+    private func int16(at offset: Int) -> Int {
+        let value = littleEndian ? UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8 : UInt16(bytes[offset + 1]) | UInt16(bytes[offset]) << 8
+        return Int(Int16(bitPattern: value))
+    }
+
+    private func decode(_ index: Int) -> Struct? {
+        let entry = entries[index]
+        var fields: [Field] = []
+        fields.reserveCapacity(entry.count)
+        var offset = 0
+        for field in 0..<entry.count {
+            let position = entry.fields + field * 4
+            let fieldType = int16(at: position)
+            let declaration = text(names[int16(at: position + 2)])
+            let parsed = Self.parse(declaration)
+            let unit = parsed.pointerDepth > 0 ? pointerSize : lengths[fieldType]
+            let (size, overflow) = unit.multipliedReportingOverflow(by: parsed.arrayCount)
+            guard !overflow, size >= 0, size < 1 << 30 else { return nil }
+            fields.append(Field(declaration: declaration, name: parsed.name, typeName: text(types[fieldType]), offset: offset,
+                                size: size, pointerDepth: parsed.pointerDepth, arrayCount: parsed.arrayCount))
+            offset += size
+        }
+        return Struct(name: text(types[entry.type]), size: lengths[entry.type], fields: fields)
     }
 
     /// Splits a field declaration into its bare name, pointer depth and array size.
@@ -128,7 +176,7 @@ private struct SDNAReader {
 
     mutating func expect(_ tag: String) throws(SDNAError) {
         let tagBytes = Array(tag.utf8)
-        guard bytes.count - offset >= 4, Array(bytes[offset..<offset + 4]) == tagBytes else {
+        guard bytes.count - offset >= 4, bytes[offset..<offset + 4].elementsEqual(tagBytes) else {
             throw SDNAError("the DNA1 block has no \(tag) section where it should")
         }
         offset += 4
@@ -156,12 +204,13 @@ private struct SDNAReader {
         return value
     }
 
-    mutating func strings(count: Int) throws(SDNAError) -> [String] {
-        var result: [String] = []
+    /// `count` NUL-terminated strings, as byte ranges.
+    mutating func strings(count: Int) throws(SDNAError) -> [Range<Int>] {
+        var result: [Range<Int>] = []
         result.reserveCapacity(count)
         for _ in 0..<count {
             guard let end = bytes[offset...].firstIndex(of: 0) else { throw SDNAError("the DNA1 block is truncated inside a name") }
-            result.append(String(decoding: bytes[offset..<end], as: UTF8.self))
+            result.append(offset..<end)
             offset = end + 1
         }
         return result
