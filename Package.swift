@@ -5,6 +5,8 @@ let package = Package(
     name: "Buildcat",
     products: [
         .executable(name: "buildcat", targets: ["buildcat"]),
+        // For tools/fuzz, whose package fuzzes the scene readers.
+        .library(name: "BuildcatScenes", targets: ["BuildcatScenes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,7 +52,7 @@ let package = Package(
         .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
-        .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport", "CZstd"]),
         .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
     ],
     swiftLanguageModes: [.v6]

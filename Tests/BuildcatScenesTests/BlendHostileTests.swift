@@ -1,6 +1,7 @@
 import BuildcatBasics
 @testable import BuildcatScenes
 import BuildcatTestSupport
+import CZstd
 import SystemPackage
 import Testing
 
@@ -90,6 +91,38 @@ import Testing
         try writeFile(directory("sdna.blend"), bytes)
         let error = Self.scanError(directory("sdna.blend"))
         #expect((error ?? "").contains("DNA1"))
+    }
+
+    /// A tiny zstd file that claims one enormous block of zeros: refused once it expands past
+    /// a hundred times its size, before it fills the disk with its decompressed copy.
+    @Test func aDecompressionBombIsRefused() throws {
+        let directory = TemporaryDirectory()
+        var plain = Array("BLENDER-v304".utf8)
+        plain += Array("DATA".utf8) + [0x00, 0x00, 0x00, 0x30] + [UInt8](repeating: 0, count: 16)  // 768 MiB of data
+        let context = try #require(ZSTD_createCCtx())
+        defer { ZSTD_freeCCtx(context) }
+        var compressed = [UInt8](repeating: 0, count: 1 << 20)
+        var written = 0
+        func compress(_ input: [UInt8], end: Bool) {
+            input.withUnsafeBytes { raw in
+                var inBuffer = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+                repeat {
+                    compressed.withUnsafeMutableBytes { out in
+                        var outBuffer = ZSTD_outBuffer(dst: out.baseAddress! + written, size: out.count - written, pos: 0)
+                        _ = ZSTD_compressStream2(context, &outBuffer, &inBuffer, end ? ZSTD_e_end : ZSTD_e_continue)
+                        written += outBuffer.pos
+                    }
+                } while inBuffer.pos < inBuffer.size
+            }
+        }
+        compress(plain, end: false)
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<400 { compress(zeros, end: false) }
+        compress([], end: true)
+        try writeFile(directory("bomb.blend"), Array(compressed[..<written]))
+        let error = Self.scanError(directory("bomb.blend"))
+        #expect(error?.contains("bomb.blend") == true)
+        #expect(error?.contains("decompresses to more than") == true, "\(error ?? "accepted")")
     }
 
     @Test func notABlendFileIsSaidSo() throws {

@@ -208,6 +208,9 @@ public final class BlendFile {
             let count = Int64(reader.int32()!)
             block = BlendBlock(code: code, sdnaIndex: sdna, oldAddress: old, length: length, count: count, offset: offset, owner: owner)
         }
+        guard code & 0xFF != 0 else {
+            throw SceneError(scene: scene, reason: "the block at byte \(offset - Int64(raw.count)) has no code: this is not block data")
+        }
         guard block.length >= 0, block.count >= 0 else {
             throw SceneError(scene: scene, reason: "the block at byte \(offset - Int64(raw.count)) has a negative length or count")
         }
@@ -315,13 +318,21 @@ private final class TemporaryCopy {
     private var pending: [UInt8] = []
 
     private func appendChunk(_ chunk: UnsafeRawBufferPointer) throws {
-        pending.append(contentsOf: chunk)
         size += Int64(chunk.count)
+        if chunk.count >= 1 << 16 {
+            try flush()
+            try FileSystem.write(descriptor, chunk, path: temporaryName)
+            return
+        }
+        pending.append(contentsOf: chunk)
         if pending.count >= 1 << 20 { try flush() }
     }
 
+    private var temporaryName: FilePath { FilePath("(temporary copy of \(displayPath(source)))") }
+
     private func flush() throws {
-        try pending.withUnsafeBytes { try FileSystem.write(descriptor, $0, path: FilePath("(temporary copy of \(displayPath(source)))")) }
+        guard !pending.isEmpty else { return }
+        try pending.withUnsafeBytes { try FileSystem.write(descriptor, $0, path: temporaryName) }
         pending.removeAll(keepingCapacity: true)
     }
 

@@ -197,8 +197,23 @@ class DecompressingBlendStream: BlendStream {
     /// Decompresses more into `output` (which is empty when called); sets `finished` at the end.
     func decompressMore() throws { fatalError("overridden") }
 
+    /// How far the file may expand: Blender's files compress a few times, never a hundred, so
+    /// more is a decompression bomb that would fill the disk with its temporary copy.
+    lazy var expansionLimit: Int64 = {
+        var raw = stat()
+        let compressed = fstat(descriptor.rawValue, &raw) == 0 ? Int64(raw.st_size) : 0
+        return max(256 << 20, compressed * 100)
+    }()
+    private var expanded: Int64 = 0
+
     override func atEnd() throws -> Bool {
-        while outputStart == outputEnd && !finished { try decompressMore() }
+        while outputStart == outputEnd && !finished {
+            try decompressMore()
+            expanded += Int64(outputEnd)
+            if expanded > expansionLimit {
+                throw fail("it decompresses to more than \(expansionLimit) bytes, over 100 times its size; Blender never writes such files")
+            }
+        }
         return outputStart == outputEnd
     }
 

@@ -1,0 +1,19 @@
+// swift-tools-version:6.0
+// libFuzzer targets for Buildcat's readers of untrusted files. Built and run by tools/fuzz/run,
+// which adds -sanitize=fuzzer,address; not part of the main package's build.
+import PackageDescription
+
+let package = Package(
+    name: "BuildcatFuzz",
+    dependencies: [.package(name: "Buildcat", path: "../..")],
+    targets: [
+        // Feeds arbitrary bytes to the .blend reader and the scanner.
+        .executableTarget(
+            name: "fuzz-blend",
+            dependencies: [.product(name: "BuildcatScenes", package: "Buildcat")],
+            path: "blend",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
