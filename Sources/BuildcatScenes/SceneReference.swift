@@ -30,7 +30,8 @@ public enum ReferencePattern: String, Sendable {
     case frameSequence = "sequence"
     /// UDIM tiles: `<UDIM>` in the path stands for 1001, 1002, …
     case udim
-    /// A directory whose files are all used (simulation caches).
+    /// A directory whose files are all used (simulation caches), or with `fileNamePrefix`,
+    /// the files in it whose names start with that prefix (a point cache's frames).
     case directory
 }
 
@@ -57,8 +58,11 @@ public struct SceneReference: Sendable {
     /// The absolute path the reference resolves to, still with its pattern (`<UDIM>`, the
     /// first frame's number, a directory).
     public var resolved: FilePath
-    /// Where the bytes are, for rewriting: one location, or for strips the directory then the name.
+    /// Where the bytes are, for rewriting: one location, or for strips the directory then the
+    /// name; none for a path the scene implies without holding it (a default cache directory).
     public var locations: [FieldLocation]
+    /// For a directory: only the files whose names start with this belong to the reference.
+    public var fileNamePrefix: [UInt8]?
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
@@ -70,6 +74,7 @@ public struct SceneReference: Sendable {
         self.pattern = pattern
         self.resolved = resolved
         self.locations = locations
+        self.fileNamePrefix = nil
     }
 }
 

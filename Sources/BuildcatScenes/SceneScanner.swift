@@ -127,7 +127,9 @@ struct DirectoryListings {
         case .directory:
             guard (try? FileSystem.status(of: path))?.isDirectory == true,
                   let listing = try? DirectoryWalker(includeHidden: true).walk(path) else { return [] }
-            return listing.files.map { ReferencedFile(path: $0.path, size: $0.status.size, frame: nil) }
+            return listing.files
+                .filter { file in reference.fileNamePrefix.map { file.relativePath.starts(with: $0) } ?? true }
+                .map { ReferencedFile(path: $0.path, size: $0.status.size, frame: nil) }
         case .frameSequence, .udim:
             var directory = path
             guard let name = directory.lastComponent.map({ FilePath(root: nil, [$0]).bytes }) else { return [] }

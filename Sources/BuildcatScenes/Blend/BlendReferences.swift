@@ -99,9 +99,7 @@ struct BlendReferenceExtractor {
             guard let field = view.string("cache_directory") else { return [] }
             return make(view, field, block: block, kind: .fluidCache, pattern: .directory).map { [$0] } ?? []
         case "PointCache":
-            // Only caches kept on disk name a directory (PTCACHE_DISK_CACHE = 64).
-            guard (view.integer("flag") ?? 0) & 64 != 0, let field = view.string("path") else { return [] }
-            return make(view, field, block: block, kind: .pointCache, pattern: .directory).map { [$0] } ?? []
+            return pointCacheReferences(view, block: block)
         case "NodeShaderTexIES", "NodeShaderScript":
             // mode 1: an external file (0: text stored in the .blend).
             guard view.integer("mode") == 1, let field = view.string("filepath") else { return [] }
@@ -112,6 +110,34 @@ struct BlendReferenceExtractor {
         default:
             return []
         }
+    }
+
+    /// A point cache baked to disk: its frames are `<name>_<frame>_<index>.bphys` files, in the
+    /// cache's own directory when it is external, else in `//blendcache_<blend file's name>/`.
+    /// Blender's `blend_paths` lists neither, but a render reads them, so they are references.
+    private func pointCacheReferences(_ view: BlendStructView, block: Int) -> [SceneReference] {
+        // PTCACHE_DISK_CACHE = 1 << 6, PTCACHE_EXTERNAL = 1 << 9.
+        let flag = view.integer("flag") ?? 0
+        guard let pathField = view.string("path"), let nameField = view.string("name") else { return [] }
+        var prefix = nameField.bytes
+        if prefix.isEmpty, let id = file.idName(of: file.blocks[block].owner) {
+            // An unnamed cache is named by its ID's name in hexadecimal, without the type code.
+            prefix = Array(id.dropFirst(2).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined().utf8)
+        }
+        prefix += Array("_".utf8)
+        var reference: SceneReference?
+        if flag & (1 << 9) != 0 {
+            reference = make(view, pathField, block: block, kind: .pointCache, pattern: .directory)
+        } else if flag & (1 << 6) != 0 {
+            let stem = file.path.stem.map { Array($0.utf8) } ?? []
+            let raw = Array("//blendcache_".utf8) + stem
+            reference = SceneReference(
+                scene: file.path, block: file.idLabel(ofOwner: file.blocks[block].owner), field: "(default cache directory)",
+                raw: raw, kind: .pointCache, pattern: .directory,
+                resolved: BlenderPath.resolve(raw, relativeTo: directory), locations: [])
+        }
+        reference?.fileNamePrefix = prefix
+        return reference.map { [$0] } ?? []
     }
 
     private func modifierLabel(_ view: BlendStructView, block: Int) -> String {
