@@ -24,74 +24,44 @@ public struct ScanResult: Sendable {
     public var missing: [Int] = []
 }
 
-/// Scans scenes for every file they use, following linked libraries recursively.
+/// Scans scenes for every file they use, following the scene files they link (Blender
+/// libraries…) recursively, each through its format.
 ///
-/// A library is scanned only for what the linking file takes from it (the IDs it links, and
-/// everything those reach), as Blender loads it; each library is read once however many files
-/// link it, and cycles between libraries end.
+/// Each linked file is read once however many files link it, and cycles end. A reference to a
+/// linked file is reported once, and never to one of the scenes asked for.
 public struct SceneScanner {
     public init() {}
 
-    /// - Throws: `SceneError` or `FileSystemError` when a scene or an existing library cannot be read.
+    /// - Throws: `SceneError` or `FileSystemError` when a scene, or a linked file that exists,
+    ///   cannot be read. A linked file that does not exist is a missing reference, not an error.
     public func scan(_ scenes: [FilePath]) throws -> ScanResult {
+        let formats = makeSceneFormats()
         var result = ScanResult()
-        var state = LibraryState()
-        var seenLibraries: Set<[UInt8]> = []
-        var pending: [(path: FilePath, names: Set<[UInt8]>?)] = try scenes.map { (try FileSystem.absolute($0), nil) }
-        // Scenes read whole: linking back into one of them adds nothing, and Blender never
-        // lists the file it opened as a library of itself.
-        let wholeScenes = Set(pending.map { $0.path.bytes })
+        var opened: Set<[UInt8]> = []
+        var reportedLinks: Set<[UInt8]> = []
+        var pending: [(path: FilePath, part: LinkedPart)] = try scenes.map { (try FileSystem.absolute($0), .whole) }.reversed()
+        let asked = Set(pending.map { $0.path.bytes })
 
-        while let (path, names) = pending.popLast() {
-            let key = path.bytes
-            let file: BlendFile
-            if let open = state.files[key] {
-                file = open
-            } else {
-                file = try BlendFile(path: path)
-                state.files[key] = file
-                result.scenes.append(ScannedScene(path: path, format: "blend"))
+        while let (path, part) = pending.popLast() {
+            let format = try BuildcatScenes.format(for: path, among: formats)
+            if opened.insert(path.bytes).inserted {
+                result.scenes.append(ScannedScene(path: path, format: format.name))
             }
-            let extractor = try BlendReferenceExtractor(file: file)
-            var blocks: [Int]
-            var linked: [Int: Set<[UInt8]>]
-            if let names {
-                guard !wholeScenes.contains(key) else { continue }
-                let wanted = names.subtracting(state.followedNames[key, default: []])
-                guard !wanted.isEmpty else { continue }
-                state.followedNames[key, default: []].formUnion(wanted)
-                var visited = state.visited[key, default: []]
-                blocks = try file.reachableBlocks(fromIDsNamed: wanted, visited: &visited)
-                state.visited[key] = visited
-                linked = file.linkedIDs(among: Set(blocks))
-                blocks += linked.keys  // the library blocks those placeholders come from
-            } else {
-                blocks = Array(file.blocks.indices)
-                linked = file.linkedIDs()
-            }
-            for reference in try extractor.references(inBlocks: blocks) {
-                // A library appears in every file that links it; report it once.
+            let found = try format.scan(path, part: part)
+            for reference in found.references {
                 if reference.kind == .library {
-                    guard !wholeScenes.contains(reference.resolved.bytes),
-                          seenLibraries.insert(reference.resolved.bytes).inserted else { continue }
+                    guard !asked.contains(reference.resolved.bytes), reportedLinks.insert(reference.resolved.bytes).inserted else { continue }
                 }
                 result.references.append(reference)
             }
-            for (libraryBlock, libraryNames) in linked {
-                guard let libraryReference = try extractor.references(inBlocks: [libraryBlock]).first else { continue }
-                if (try? FileSystem.status(of: libraryReference.resolved))?.isRegularFile == true {
-                    pending.append((libraryReference.resolved, libraryNames))
+            for (linkedPath, linkedPart) in found.linked.reversed() {
+                if (try? FileSystem.status(of: linkedPath))?.isRegularFile == true {
+                    pending.append((linkedPath, linkedPart))
                 }
             }
         }
         expand(&result)
         return result
-    }
-
-    private struct LibraryState {
-        var files: [[UInt8]: BlendFile] = [:]
-        var followedNames: [[UInt8]: Set<[UInt8]>] = [:]
-        var visited: [[UInt8]: Set<Int>] = [:]
     }
 
     /// Finds the files each reference stands for, and which are missing.

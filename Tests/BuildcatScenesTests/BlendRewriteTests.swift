@@ -97,3 +97,29 @@ import Testing
         #expect(!differing.isEmpty)
     }
 }
+
+@Suite struct SceneRewriterTests {
+    /// A scene and its libraries, each rewritten into its own file through one call.
+    @Test func librariesAreRewrittenEachInItsOwnFile() throws {
+        let directory = TemporaryDirectory()
+        let scene = BlendScanTests.fixtures.appending("linked.blend")
+        let result = try SceneScanner().scan([scene])
+        let changes = result.references.map { ReferenceChange($0, to: Array("//elsewhere/\($0.resolved.lastComponent!.string)".utf8)) }
+        var outputs: [String: FilePath] = [:]
+        try SceneRewriter.rewrite(changes) { source in
+            let target = directory.path.appending("out-" + source.lastComponent!.string)
+            outputs[source.lastComponent!.string] = target
+            return target
+        }
+        #expect(Set(outputs.keys) == ["linked.blend", "lib_a.blend", "lib_b.blend"])
+        // Each changed field holds its new value in its own file's copy (same offsets: these
+        // fixtures are not compressed).
+        for change in changes {
+            let output = try #require(outputs[change.reference.scene.lastComponent!.string])
+            let bytes = try FileSystem.readAll(output)
+            let location = try #require(change.reference.locations.first)
+            let field = bytes[Int(location.offset)..<Int(location.offset) + location.capacity]
+            #expect(Array(field.prefix { $0 != 0 }) == change.newRaw, "\(change.reference.block) in \(output)")
+        }
+    }
+}

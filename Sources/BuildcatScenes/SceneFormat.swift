@@ -1,0 +1,83 @@
+import BuildcatBasics
+import SystemPackage
+
+/// What a scene file links from another scene file: all of it, or only some named parts of it
+/// (a Blender library is loaded for the data-blocks the linking file names, and what they use).
+public enum LinkedPart: Sendable, Hashable {
+    case whole
+    case named(Set<[UInt8]>)
+}
+
+/// What reading one scene file (or part of it) found.
+public struct SceneFileScan {
+    public var references: [SceneReference]
+    /// Other scene files to read, and what of them: libraries, sublayers, references.
+    public var linked: [(path: FilePath, part: LinkedPart)]
+
+    public init(references: [SceneReference], linked: [(path: FilePath, part: LinkedPart)]) {
+        self.references = references
+        self.linked = linked
+    }
+}
+
+/// One scene format: how to recognise its files, list the references in them, and rewrite them.
+///
+/// An implementation is used for one scan and may keep files it opened, so that a library that
+/// many scenes link is read once, and asking again for parts already read returns nothing new.
+public protocol SceneFormat: AnyObject {
+    /// The name the scan reports (`"blend"`, `"usda"`, …).
+    var name: String { get }
+
+    /// Whether this format reads the file, judged by its name and first bytes.
+    func recognizes(_ path: FilePath, firstBytes: [UInt8]) -> Bool
+
+    /// The references in a file (or the part of it another file links), and what it links.
+    /// Asked again for parts already read, it returns only what is new.
+    func scan(_ path: FilePath, part: LinkedPart) throws -> SceneFileScan
+
+    /// Writes a copy of `path` with the given references changed, everything else as it was.
+    func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws
+}
+
+/// The formats Buildcat reads, in the order they are tried.
+public func makeSceneFormats() -> [any SceneFormat] {
+    [BlendFormat()]
+}
+
+/// Finds the format that reads a file.
+/// - Throws: `SceneError` when no format recognises it.
+func format(for path: FilePath, among formats: [any SceneFormat]) throws -> any SceneFormat {
+    let descriptor = try FileSystem.openForReading(path)
+    defer { try? descriptor.close() }
+    var magic = [UInt8](repeating: 0, count: 32)
+    let count = try magic.withUnsafeMutableBytes { try FileSystem.read(descriptor, into: $0, path: path) }
+    let firstBytes = Array(magic[..<count])
+    guard let format = formats.first(where: { $0.recognizes(path, firstBytes: firstBytes) }) else {
+        throw SceneError(scene: displayPath(path), reason: "it is not a scene format Buildcat reads (\(formats.map(\.name).joined(separator: ", ")))")
+    }
+    return format
+}
+
+/// Writes rewritten copies of every scene file the changed references come from (a scene and
+/// its libraries each get their own file), each through its own format.
+public enum SceneRewriter {
+    /// - Parameters:
+    ///   - changes: new values for references from any of the scanned files.
+    ///   - output: where the rewritten copy of each scene file goes.
+    public static func rewrite(_ changes: [ReferenceChange], output: (FilePath) -> FilePath, formats: [any SceneFormat] = makeSceneFormats()) throws {
+        var byScene: [[UInt8]: (scene: FilePath, changes: [ReferenceChange])] = [:]
+        var order: [[UInt8]] = []
+        for change in changes {
+            let key = change.reference.scene.bytes
+            if byScene[key] == nil {
+                byScene[key] = (change.reference.scene, [])
+                order.append(key)
+            }
+            byScene[key]!.changes.append(change)
+        }
+        for key in order {
+            let (scene, sceneChanges) = byScene[key]!
+            try format(for: scene, among: formats).rewrite(scene, changes: sceneChanges, to: output(scene))
+        }
+    }
+}
