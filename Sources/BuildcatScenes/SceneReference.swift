@@ -16,6 +16,7 @@ public enum AssetKind: String, Sendable, CaseIterable {
     case oceanCache = "ocean_cache"
     case fluidCache = "fluid_cache"
     case pointCache = "point_cache"
+    case geometryBake = "geometry_bake"
     case ies
     case script
     case externalData = "external_data"

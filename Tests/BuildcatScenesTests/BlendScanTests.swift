@@ -40,12 +40,13 @@ import Testing
         return record.raw.filter { !libraries.contains(text(BlenderPath.resolve(Array($0.utf8), relativeTo: directory))) }
     }
 
-    /// The result without point-cache references (indices of `missing` renumbered).
-    static func withoutPointCaches(_ result: ScanResult) -> ScanResult {
+    /// The result without the kinds Blender's `blend_paths` does not list (point caches and
+    /// geometry-nodes bakes on disk), indices of `missing` and `assets` renumbered.
+    static func withoutUnlistedKinds(_ result: ScanResult) -> ScanResult {
         var kept = ScanResult()
         kept.scenes = result.scenes
         var newIndex: [Int: Int] = [:]
-        for (index, reference) in result.references.enumerated() where reference.kind != .pointCache {
+        for (index, reference) in result.references.enumerated() where reference.kind != .pointCache && reference.kind != .geometryBake {
             newIndex[index] = kept.references.count
             kept.references.append(reference)
         }
@@ -64,8 +65,8 @@ import Testing
     func referencesAreExactlyWhatBlenderReports(set: String, scene: String) throws {
         let fixtures = Self.folder(set)
         let record = try Self.record(scene, in: fixtures)
-        // Point caches on disk are the one kind Blender's list leaves out (a render reads them).
-        let result = Self.withoutPointCaches(try SceneScanner().scan([fixtures.appending(scene)]))
+        // Point caches and geometry bakes on disk are what Blender's list leaves out (a render reads them).
+        let result = Self.withoutUnlistedKinds(try SceneScanner().scan([fixtures.appending(scene)]))
         let ours = result.references.map { Self.text($0.resolved) }.sorted()
         #expect(ours == record.absolute)
         // Raw paths too, except an indirect library's: Blender shows it re-made relative to the
@@ -96,6 +97,17 @@ import Testing
         #expect(files("OB Cloth").map(\.0) == ["cloth_000001_00.bphys"])
         // A packed image is inside the .blend: not a reference.
         #expect(!result.references.contains { $0.block == "IM packed" })
+    }
+
+    /// Blender 5's geometry-nodes bakes on disk: the custom directory of one bake, and the
+    /// modifier's directory for the other.
+    @Test func geometryNodeBakesOnDiskAreFound() throws {
+        let result = try SceneScanner().scan([Self.fixtures5.appending("basic.blend")])
+        let bakes = result.references.filter { $0.kind == .geometryBake }
+        #expect(Set(bakes.map { String(decoding: $0.raw, as: UTF8.self) }) == ["//assets/bakes/custom", "//assets/bakes/modifier"])
+        #expect(bakes.allSatisfy { $0.block == "OB Baked: bakes" })
+        let files = result.assets.filter { result.references[$0.reference].kind == .geometryBake }
+        #expect(files.count == 2)
     }
 
     @Test func referencesSayWhereTheyCameFrom() throws {

@@ -19,7 +19,7 @@ struct BlendReferenceExtractor {
     static let structsWithPaths: Set<String> = [
         "Image", "Library", "bSound", "VFont", "MovieClip", "CacheFile", "CacheFileLayer", "Volume",
         "Sequence", "MeshCacheModifierData", "OceanModifierData", "FluidDomainSettings", "PointCache",
-        "NodeShaderTexIES", "NodeShaderScript", "CustomDataExternal",
+        "NodeShaderTexIES", "NodeShaderScript", "CustomDataExternal", "NodesModifierData",
     ]
 
     /// The references in the given blocks.
@@ -104,6 +104,8 @@ struct BlendReferenceExtractor {
             // mode 1: an external file (0: text stored in the .blend).
             guard view.integer("mode") == 1, let field = view.string("filepath") else { return [] }
             return make(view, field, block: block, kind: layout == "NodeShaderTexIES" ? .ies : .script, pattern: .file).map { [$0] } ?? []
+        case "NodesModifierData":
+            return try geometryBakeReferences(view, block: block)
         case "CustomDataExternal":
             guard let field = view.string("filename") else { return [] }
             return make(view, field, block: block, kind: .externalData, pattern: .file).map { [$0] } ?? []
@@ -138,6 +140,46 @@ struct BlendReferenceExtractor {
         }
         reference?.fileNamePrefix = prefix
         return reference.map { [$0] } ?? []
+    }
+
+    /// Geometry-nodes bakes kept on disk (Blender ≥ 4.1): each bake's own directory when it has
+    /// a custom path, else the modifier's bake directory (one reference, for all its bakes).
+    /// Blender's `blend_paths` lists none of them, but a render reads them.
+    private func geometryBakeReferences(_ view: BlendStructView, block: Int) throws -> [SceneReference] {
+        // Bake targets: 0 inherit (the modifier's), 1 packed into the .blend, 2 disk.
+        // NodesModifierBake.flag: 1 << 1 is "custom path".
+        let owner = file.blocks[block].owner
+        let label = modifierLabel(view, block: block)
+        let modifierTarget = view.integer("bake_target") ?? 0
+        var usesModifierDirectory = false
+        var references: [SceneReference] = []
+        if let bakesAddress = view.pointer("bakes"), let bakesIndex = file.block(at: bakesAddress, from: owner),
+           file.structOf(file.blocks[bakesIndex])?.name == "NodesModifierBake" {
+            for bake in file.views(of: bakesIndex, data: try file.data(of: file.blocks[bakesIndex])) {
+                let target = (bake.integer("bake_target") ?? 0) == 0 ? modifierTarget : bake.integer("bake_target") ?? 0
+                guard target == 2 else { continue }
+                if (bake.integer("flag") ?? 0) & (1 << 1) != 0,
+                   let directory = try pointedString(bake, "directory", owner: owner), !directory.bytes.isEmpty {
+                    references += make(bake, directory, block: block, kind: .geometryBake, pattern: .directory, label: label).map { [$0] } ?? []
+                } else {
+                    usesModifierDirectory = true
+                }
+            }
+        }
+        if usesModifierDirectory, let directory = try pointedString(view, "simulation_bake_directory", owner: owner) ?? pointedString(view, "bake_directory", owner: owner) {
+            references += make(view, directory, block: block, kind: .geometryBake, pattern: .directory, label: label).map { [$0] } ?? []
+        }
+        return references
+    }
+
+    /// A `char *` field's string: the bytes of the block it points to, up to the NUL, and that
+    /// block as the field's location (a new value must fit in it).
+    private func pointedString(_ view: BlendStructView, _ name: String, owner: Int) throws -> (bytes: [UInt8], location: FieldLocation, declaration: String)? {
+        guard let field = view.layout.field(name), field.pointerDepth == 1, field.typeName == "char",
+              let address = view.pointer(name), let index = file.block(at: address, from: owner) else { return nil }
+        let target = file.blocks[index]
+        let data = try file.data(of: target)
+        return (Array(data.prefix { $0 != 0 }), FieldLocation(offset: target.offset, capacity: data.count), field.declaration)
     }
 
     private func modifierLabel(_ view: BlendStructView, block: Int) -> String {
