@@ -121,18 +121,23 @@ final class PlainBlendStream: BlendStream {
     override func pull(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Int {
         let start = position
         if start < bufferStart || start >= bufferStart + Int64(bufferCount) {
-            let count = try buffer.withUnsafeMutableBytes { raw -> Int in
-                let result = pread(descriptor.rawValue, raw.baseAddress, raw.count, off_t(start))
-                guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
-                return result
-            }
-            bufferStart = start
-            bufferCount = count
-            if count == 0 { return 0 }
+            if try fillWindow(at: start) == 0 { return 0 }
         }
         let from = Int(start - bufferStart)
         let count = min(max, bufferCount - from)
         buffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[from..<from + count])) }
+        return count
+    }
+
+    /// Refills the read-ahead window from `start`; returns how many bytes it holds.
+    private func fillWindow(at start: Int64) throws -> Int {
+        let count = try buffer.withUnsafeMutableBytes { raw -> Int in
+            let result = pread(descriptor.rawValue, raw.baseAddress, raw.count, off_t(start))
+            guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
+            return result
+        }
+        bufferStart = start
+        bufferCount = count
         return count
     }
 
@@ -146,13 +151,7 @@ final class PlainBlendStream: BlendStream {
         // structs) sit close together, so one read serves many.
         if count <= buffer.count / 4 {
             if start < bufferStart || start + Int64(count) > bufferStart + Int64(bufferCount) {
-                let filled = try buffer.withUnsafeMutableBytes { raw -> Int in
-                    let result = pread(descriptor.rawValue, raw.baseAddress, raw.count, off_t(start))
-                    guard result >= 0 else { throw FileSystemError(operation: "read", path: path, errno: currentErrno()) }
-                    return result
-                }
-                bufferStart = start
-                bufferCount = filled
+                let filled = try fillWindow(at: start)
                 guard filled >= count else { throw fail("it is truncated at byte \(start + Int64(filled))") }
             }
             let from = Int(start - bufferStart)
