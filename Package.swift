@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"]),
         // The content-addressed store on the share, and Deadline-compatible manifests.
         .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"]),
+        // A Redis client over hiredis: URLs, log-in, pipelines, replies as Swift values.
+        .target(name: "BuildcatRedis", dependencies: ["CHiredis"]),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
         .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport", "CZstd"]),
         .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
     ],
