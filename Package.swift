@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"]),
         // A Redis client over hiredis: URLs, log-in, pipelines, replies as Swift values.
         .target(name: "BuildcatRedis", dependencies: ["CHiredis"]),
+        // RQ's Redis layout (queues, job hashes, registries) spoken from Swift.
+        .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"]),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
         .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatQueueTests", dependencies: ["BuildcatQueue", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport", "CZstd"]),
         .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
     ],

@@ -19,6 +19,13 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
     public var reason: String
 
     public var description: String { "Redis at \(server): cannot \(operation): \(reason)" }
+
+    public init(code: Code, server: String, operation: String, reason: String) {
+        self.code = code
+        self.server = server
+        self.operation = operation
+        self.reason = reason
+    }
 }
 
 /// One connection to a Redis server over hiredis, owned by one thread at a time.
