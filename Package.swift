@@ -43,11 +43,13 @@ let package = Package(
         .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"]),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
         .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
+        // The farm: staging, submitting (later: the worker, audit and clean-up).
+        .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue"]),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
         .executableTarget(
             name: "buildcat",
             dependencies: [
-                "BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes",
+                "BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatRedis", "BuildcatQueue", "BuildcatFarm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatQueueTests", dependencies: ["BuildcatQueue", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatFarmTests", dependencies: ["BuildcatFarm", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatScenesTests", dependencies: ["BuildcatScenes", "BuildcatTestSupport", "CZstd"]),
         .testTarget(name: "BuildcatCLITests", dependencies: ["BuildcatTestSupport", "CHiredis"]),
     ],

@@ -7,6 +7,11 @@ public struct FilesFailedError: Error, CustomStringConvertible, Sendable {
     public var action: String
     public var failures: [FileSystemError]
 
+    public init(action: String, failures: [FileSystemError]) {
+        self.action = action
+        self.failures = failures
+    }
+
     public var description: String {
         let lines = failures.prefix(50).map { "  \($0)" }
         let more = failures.count > 50 ? ["  … and \(failures.count - 50) more"] : []

@@ -1,0 +1,228 @@
+import BuildcatBasics
+import BuildcatHash
+import BuildcatScenes
+import BuildcatStore
+import Glibc
+import SystemPackage
+
+/// What a staging found, copied and wrote.
+public struct StageReport: Sendable {
+    public var submission: String
+    /// The submission's directory relative to the share root: `buildcat/submissions/<id>`.
+    public var directory: String
+    /// The scenes as the job names them: paths inside `files/`.
+    public var scenes: [String]
+    public var filesFound = 0
+    public var bytesFound: Int64 = 0
+    public var filesCopied = 0
+    public var bytesCopied: Int64 = 0
+    public var filesPresent = 0
+    public var bytesPresent: Int64 = 0
+    /// The XXH3-128 of `manifest.json`, which travels in every job.
+    public var manifestHash: String = ""
+    /// Missing references, each as `path (raw, in scene, block field)`, when allowed.
+    public var missing: [String] = []
+}
+
+/// A staging that cannot go on, and why; nothing was written for it.
+public struct StageError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    /// Every missing file, when that is the reason.
+    public var missing: [String]
+
+    public var description: String {
+        guard !missing.isEmpty else { return message }
+        return ([message] + missing.map { "  \($0)" }).joined(separator: "\n")
+    }
+}
+
+/// Stages scenes onto the share (DESIGN.md "Staging"): scan, refuse if anything is missing,
+/// store every file by content (through the hash cache), build the checkout in the project's
+/// layout, rewrite the scenes to point into it, and write `manifest.json` and `submission.json`.
+public struct Stager {
+    public var store: ContentStore
+    public var project: FilePath?
+    public var cache: HashCache?
+    public var allowMissing = false
+    public var dryRun = false
+    /// Called with progress: files done, files in all, bytes done, bytes in all.
+    public var progress: (@Sendable (Int, Int, Int64, Int64) -> Void)?
+
+    public init(store: ContentStore, project: FilePath? = nil, cache: HashCache? = nil) {
+        self.store = store
+        self.project = project
+        self.cache = cache
+    }
+
+    public func stage(_ scenes: [FilePath], submission: String = Stager.newSubmissionID()) throws -> StageReport {
+        guard !scenes.isEmpty else { throw StageError(message: "no scene to stage", missing: []) }
+        let absoluteScenes = try scenes.map { try FileSystem.absolute($0) }
+        var projectRoot = project ?? absoluteScenes[0]
+        if project == nil { projectRoot.removeLastComponent() }
+        let layout = try CheckoutLayout(project: projectRoot)
+        let scan = try SceneScanner().scan(absoluteScenes)
+
+        let directory = "buildcat/submissions/\(submission)"
+        var report = StageReport(submission: submission, directory: directory,
+                                 scenes: absoluteScenes.map { String(decoding: layout.checkoutPath(for: $0), as: UTF8.self) })
+        report.missing = scan.missing.map { describe(scan.references[$0]) }
+        if !report.missing.isEmpty && !allowMissing {
+            throw StageError(message: "\(report.missing.count) file(s) the scene(s) use are missing; nothing was staged (--allow-missing stages the rest):", missing: report.missing)
+        }
+
+        // Every file once, however many references use it; scene files are staged rewritten.
+        let sceneKeys = Set(scan.scenes.map { $0.path.bytes })
+        var assets: [(source: FilePath, checkout: [UInt8])] = []
+        var seen: Set<[UInt8]> = []
+        for asset in scan.assets where !sceneKeys.contains(asset.file.path.bytes) && seen.insert(asset.file.path.bytes).inserted {
+            assets.append((asset.file.path, layout.checkoutPath(for: asset.file.path)))
+        }
+        report.filesFound = assets.count + scan.scenes.count
+        report.bytesFound = scan.assets.reduce(into: [[UInt8]: Int64]()) { $0[$1.file.path.bytes] = $1.file.size }.values.reduce(0, +)
+        if dryRun { return report }
+
+        try store.checkInitialized()
+        let submissionRoot = store.share.appending(directory)
+        let files = submissionRoot.appending("files")
+        if try FileSystem.statusIfPresent(of: submissionRoot) != nil {
+            throw StageError(message: "submission \(submission) already exists at '\(displayPath(submissionRoot))'", missing: [])
+        }
+        do {
+            var entries: [ManifestEntry] = []
+            let buffer = StreamBuffer()
+            // 1. Assets into the store, on all cores, then into the checkout.
+            let puts = store.putAll(assets.map(\.source), cache: cache)
+            var failures: [FileSystemError] = []
+            for ((_, checkout), result) in zip(assets, puts) {
+                switch result {
+                case .success(let put):
+                    count(put, into: &report)
+                    entries.append(try place(put, at: checkout, in: files, buffer: buffer))
+                case .failure(let error):
+                    failures.append(error)
+                }
+            }
+            guard failures.isEmpty else { throw FilesFailedError(action: "stage", failures: failures) }
+
+            // 2. Each scene file rewritten to point into the checkout, then stored like the rest.
+            let temporaryDirectory = store.temporaryDirectory.appending("stage-\(submission)")
+            try FileSystem.createDirectories(temporaryDirectory)
+            defer { _ = try? removeTree(temporaryDirectory) }
+            var rewritten: [[UInt8]: FilePath] = [:]
+            var changes: [ReferenceChange] = []
+            for reference in scan.references where !reference.locations.isEmpty {
+                let from = layout.checkoutPath(for: reference.scene)
+                let to = layout.checkoutPath(for: reference.resolved)
+                changes.append(ReferenceChange(reference, to: CheckoutLayout.blendRelative(from: from, to: to)))
+            }
+            for (index, scene) in scan.scenes.enumerated() {
+                rewritten[scene.path.bytes] = temporaryDirectory.appending("scene-\(index).\(scene.path.extension ?? "scene")")
+            }
+            try SceneRewriter.rewrite(changes) { rewritten[$0.bytes]! }
+            for scene in scan.scenes {
+                let copy = rewritten[scene.path.bytes]!
+                if try FileSystem.statusIfPresent(of: copy) == nil {  // a scene with no references to change
+                    try copyFile(scene.path, to: copy)
+                }
+                let put = try store.put(file: copy, buffer: buffer)
+                count(put, into: &report)
+                entries.append(try place(put, at: layout.checkoutPath(for: scene.path), in: files, buffer: buffer))
+            }
+
+            // 3. The manifest of files/, and the submission record.
+            let manifest = try Manifest(entries: entries)
+            let manifestBytes = manifest.canonicalJSON()
+            try FileSystem.writeAtomically(manifestBytes, to: submissionRoot.appending("manifest.json"))
+            report.manifestHash = XXH128Hasher.digest(of: manifestBytes).hex
+            try FileSystem.writeAtomically(submissionRecord(report, project: layout.project), to: submissionRoot.appending("submission.json"))
+        } catch {
+            // Nothing half-made under the submission's name: objects stay (they are valid and
+            // shared), the checkout and records go.
+            _ = try? removeTree(submissionRoot)
+            throw error
+        }
+        return report
+    }
+
+    private func count(_ put: PutResult, into report: inout StageReport) {
+        if put.outcome == .stored {
+            report.filesCopied += 1
+            report.bytesCopied += put.size
+        } else {
+            report.filesPresent += 1
+            report.bytesPresent += put.size
+        }
+    }
+
+    /// Materializes an object in the checkout and returns its manifest entry.
+    private func place(_ put: PutResult, at checkout: [UInt8], in files: FilePath, buffer: StreamBuffer) throws -> ManifestEntry {
+        let target = files.appending(relativeBytes: checkout)
+        if let existing = try FileSystem.statusIfPresent(of: target) {
+            // Two references to one file: placed once.
+            return ManifestEntry(path: checkout, hash: put.digest, size: existing.size, mtime: existing.modificationTimeMicroseconds)
+        }
+        try store.materialize(put.digest, at: target, buffer: buffer)
+        let status = try FileSystem.status(of: target)
+        return ManifestEntry(path: checkout, hash: put.digest, size: status.size, mtime: status.modificationTimeMicroseconds)
+    }
+
+    private func describe(_ reference: SceneReference) -> String {
+        "\(displayPath(reference.resolved)) (written '\(displayBytes(reference.raw))' in \(displayPath(reference.scene)), \(reference.block) \(reference.field))"
+    }
+
+    private func submissionRecord(_ report: StageReport, project: FilePath) -> [UInt8] {
+        var user = "unknown"
+        if let name = getenv("USER") { user = String(cString: name) }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let record = JSONValue.object([
+            ("id", .text(report.submission)),
+            ("created", .text(isoTimestamp(wallClockNanoseconds()))),
+            ("user", .text(user)), ("host", .text(hostName)),
+            ("project", .string(FileNameEncoding.utf16(fromFileName: project.bytes))),
+            ("scenes", .array(report.scenes.map { .text($0) })),
+            ("manifest", .text("manifest.json")), ("manifest_xxh128", .text(report.manifestHash)),
+            ("files", .integer(Int64(report.filesFound))), ("bytes", .integer(report.bytesFound)),
+            ("missing", .array(report.missing.map { .text($0) })),
+        ])
+        return record.serialized() + [UInt8(ascii: "\n")]
+    }
+
+    /// A submission id that sorts by time and does not collide: `20261130-083015-3f9a1c`.
+    public static func newSubmissionID() -> String {
+        let stamp = isoTimestamp(wallClockNanoseconds())  // 2026-11-30T08:30:15Z
+        let compact = String(stamp.filter { $0.isNumber || $0 == "T" }.map { $0 == "T" ? "-" : $0 })
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(compact)-\(String(repeating: "0", count: 8 - random.count))\(random)"
+    }
+}
+
+/// `2026-11-30T08:30:15Z`.
+func isoTimestamp(_ nanoseconds: Int64) -> String {
+    var seconds = time_t(nanoseconds / 1_000_000_000)
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+}
+
+/// Copies a file (small: scene files that need no change).
+func copyFile(_ source: FilePath, to target: FilePath) throws {
+    try FileSystem.writeAtomically(try FileSystem.readAll(source), to: target)
+}
+
+/// Removes a directory tree (checkouts hold read-only files; their directories are writable).
+func removeTree(_ path: FilePath) throws {
+    guard let status = try FileSystem.statusIfPresent(of: path, followSymlinks: false) else { return }
+    if status.isDirectory {
+        for name in try DirectoryWalker.names(in: path) {
+            try removeTree(path.appending(FilePath.Component(bytes: name)))
+        }
+        guard path.withPlatformString({ rmdir($0) }) == 0 else {
+            throw FileSystemError(operation: "remove directory", path: path, errno: currentErrno())
+        }
+    } else {
+        try FileSystem.removeFile(path)
+    }
+}
