@@ -78,7 +78,10 @@ public struct Stager {
             assets.append((asset.file.path, layout.checkoutPath(for: asset.file.path)))
         }
         report.filesFound = assets.count + scan.scenes.count
-        report.bytesFound = scan.assets.reduce(into: [[UInt8]: Int64]()) { $0[$1.file.path.bytes] = $1.file.size }.values.reduce(0, +)
+        var sizes: [[UInt8]: Int64] = [:]
+        for asset in scan.assets { sizes[asset.file.path.bytes] = asset.file.size }
+        for scene in scan.scenes { sizes[scene.path.bytes] = (try? FileSystem.status(of: scene.path).size) ?? 0 }
+        report.bytesFound = sizes.values.reduce(0, +)
         if dryRun { return report }
 
         try store.checkInitialized()

@@ -1,0 +1,95 @@
+import BuildcatBasics
+import BuildcatQueue
+import BuildcatRedis
+import BuildcatStore
+import SystemPackage
+
+/// What queueing a submission did.
+public struct SubmitReport: Sendable {
+    public var submission: String
+    public var queue: String
+    public var jobs: [String]
+    public var frames: Int
+
+    public init(submission: String, queue: String, jobs: [String], frames: Int) {
+        self.submission = submission
+        self.queue = queue
+        self.jobs = jobs
+        self.frames = frames
+    }
+}
+
+/// Why a submission could not be queued.
+public struct SubmitError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Queues a staged submission: one RQ job per chunk of frames, all in one round trip.
+public struct Submitter {
+    public var store: ContentStore
+    /// The function the jobs name (`buildcat.blender.render_frames`).
+    public var function = "buildcat.blender.render_frames"
+    /// Where frames go, relative to the submission: `####` is the frame number.
+    public var output = "outputs/frame_####"
+    public var timeout = 12 * 3600
+    /// Queue again a submission that was queued before.
+    public var again = false
+
+    public init(store: ContentStore) { self.store = store }
+
+    /// The key that records that a submission was queued (under `rq:` so that an ACL user
+    /// limited to RQ's keys may write it).
+    static func queuedKey(_ submission: String) -> String { "rq:buildcat:submission:\(submission)" }
+
+    /// The scenes and manifest hash a staged submission recorded.
+    public func record(_ submission: String) throws -> (scenes: [String], manifestHash: String) {
+        guard !submission.isEmpty, !submission.contains("/"), submission != ".", submission != ".." else {
+            throw SubmitError(message: "'\(submission)' is not a submission id")
+        }
+        let path = store.root.appending("submissions").appending(submission).appending("submission.json")
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readAll(path)
+        } catch let error as FileSystemError where error.code == .notFound {
+            throw SubmitError(message: "no submission \(submission) on the share '\(displayPath(store.share))' (no \(displayPath(path)))")
+        }
+        guard let record = try? JSONParser.parse(bytes), case .array(let scenes)? = record.member("scenes"),
+              let hash = record.member("manifest_xxh128")?.text else {
+            throw SubmitError(message: "'\(displayPath(path))' is not a submission record")
+        }
+        return (scenes.compactMap(\.text), hash)
+    }
+
+    /// The jobs for a submission's frames, without queueing them.
+    public func jobs(_ submission: String, frames: FrameSpec, chunk: Int) throws -> [RQJob] {
+        let (scenes, manifestHash) = try record(submission)
+        guard let scene = scenes.first else { throw SubmitError(message: "submission \(submission) records no scene") }
+        return frames.chunks(of: chunk).map { frames in
+            RQJob(function: function, keywordArguments: [
+                ("submission", .text(submission)), ("scene", .text("files/" + scene)),
+                ("frames", .array(frames.map { .integer(Int64($0)) })), ("output", .text(output)),
+                ("manifest_xxh128", .text(manifestHash)),
+            ], timeout: timeout)
+        }
+    }
+
+    /// Queues the jobs; refuses a submission already queued unless `again`.
+    public func submit(_ submission: String, frames: FrameSpec, chunk: Int, queue: String, redis: RedisConnection) throws -> SubmitReport {
+        let jobs = try jobs(submission, frames: frames, chunk: chunk)
+        let key = Self.queuedKey(submission)
+        let marker = JSONValue.object([("queue", .text(queue)), ("jobs", .integer(Int64(jobs.count)))]).serialized()
+        let claimed = try redis.run(again ? ["SET", key, marker] : ["SET", key, marker, "NX"])
+        if claimed == .null {
+            let before = (try? redis.run(["GET", key]))?.text ?? ""
+            throw SubmitError(message: "submission \(submission) was queued before (\(before)); pass --again to queue its frames again")
+        }
+        do {
+            try RQQueue(name: queue).enqueue(jobs, on: redis)
+        } catch {
+            _ = try? redis.send(["DEL", key])  // not queued after all: let a retry through
+            throw error
+        }
+        return SubmitReport(submission: submission, queue: queue, jobs: jobs.map(\.id), frames: frames.frames.count)
+    }
+}

@@ -1,0 +1,120 @@
+import BuildcatBasics
+import BuildcatTestSupport
+import Foundation
+import SystemPackage
+import Testing
+
+/// The artist's commands, as separate processes, with a real Redis and the real rq.
+@Suite struct StageAndSubmitCommandTests {
+    static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/blend")
+
+    func share(_ directory: TemporaryDirectory) throws -> FilePath {
+        let share = directory("share")
+        try FileSystem.createDirectories(share)
+        #expect(try buildcat(["store", "init", "--share", share.string], cache: directory("cache")).status == 0)
+        return share
+    }
+
+    func json(_ output: ProcessOutput) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput)) as? [String: Any], "\(output.stdoutText)\(output.standardError)")
+    }
+
+    @Test func stageAndSubmitQueuesOneJobPerChunkThatRQSees() throws {
+        let directory = TemporaryDirectory()
+        let share = try share(directory)
+        let server = try RedisServer()
+        let output = try buildcat([
+            "stage-and-submit", "--share", share.string, "--redis", server.url, "--queue", "shots",
+            "--frames", "1-10,20-30:5", "--chunk", "4", "--json", Self.fixtures.appending("linked.blend").string,
+        ], cache: directory("cache"))
+        #expect(output.status == 0, "\(output.standardError)")
+        let report = try json(output)
+        let submission = try #require(report["submission"] as? String)
+        #expect(report["directory"] as? String == "buildcat/submissions/\(submission)")
+        #expect(report["frames"] as? Int == 13)
+        #expect((report["jobs"] as? [String])?.count == 4)  // 13 frames in chunks of 4
+        #expect(report["files_found"] as? Int == 6)
+        #expect(report["files_copied"] as? Int == 6)
+
+        let info = try run(TestEnvironment.peersVenv + "/bin/rq", ["info", "--url", server.url, "--only-queues"])
+        #expect(info.stdoutText.contains("shots"), "\(info.stdoutText)")
+        let script = """
+            import json, sys
+            from redis import Redis
+            from rq.job import Job
+            from rq.serializers import JSONSerializer
+            job = Job.fetch(sys.argv[2], connection=Redis.from_url(sys.argv[1]), serializer=JSONSerializer)
+            print(json.dumps({"func": job.func_name, "kwargs": job.kwargs, "status": job.get_status()}))
+            """
+        try writeFile(directory("fetch.py"), script)
+        let fetched = try json(try run(TestEnvironment.peersVenv + "/bin/python", [directory("fetch.py").string, server.url, (report["jobs"] as! [String])[3]]))
+        #expect(fetched["func"] as? String == "buildcat.blender.render_frames")
+        #expect(fetched["status"] as? String == "queued")
+        let kwargs = try #require(fetched["kwargs"] as? [String: Any])
+        #expect(kwargs["frames"] as? [Int] == [30])
+        #expect(kwargs["scene"] as? String == "files/linked.blend")
+        #expect(kwargs["submission"] as? String == submission)
+        #expect(kwargs["output"] as? String == "outputs/frame_####")
+        #expect(kwargs["manifest_xxh128"] as? String == report["manifest_xxh128"] as? String)
+    }
+
+    @Test func aSubmissionIsQueuedOnceUnlessAskedAgain() throws {
+        let directory = TemporaryDirectory()
+        let share = try share(directory)
+        let server = try RedisServer()
+        let staged = try json(try buildcat(["stage", "--share", share.string, "--json", Self.fixtures.appending("linked.blend").string], cache: directory("cache")))
+        let submission = try #require(staged["submission"] as? String)
+        let arguments = ["submit", "--share", share.string, "--redis", server.url, "--frames", "1-3", submission]
+        #expect(try buildcat(arguments, cache: directory("cache")).status == 0)
+        let twice = try buildcat(arguments, cache: directory("cache"))
+        #expect(twice.status == 4)
+        #expect(twice.standardError.contains("--again"))
+        #expect(try buildcat(arguments + ["--again"], cache: directory("cache")).status == 0)
+        let length = try run(try TestEnvironment.program("redis-cli", package: "redis-tools"), ["-p", String(server.port), "LLEN", "rq:queue:default"])
+        #expect(length.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "6")
+    }
+
+    @Test func redisDownKeepsTheStagedSubmissionAndSaysHowToQueueIt() throws {
+        let directory = TemporaryDirectory()
+        let share = try share(directory)
+        let port = try RedisServer.freePort()
+        let output = try buildcat(["stage-and-submit", "--share", share.string, "--redis", "redis://127.0.0.1:\(port)/0",
+                                   "--frames", "1-4", Self.fixtures.appending("linked.blend").string], cache: directory("cache"))
+        #expect(output.status == 4)
+        #expect(output.standardError.contains("Connection refused"))
+        #expect(output.standardError.contains("buildcat submit "))
+        let submissions = try DirectoryWalker.names(in: share.appending("buildcat/submissions"))
+        #expect(submissions.count == 1)
+        #expect(try FileSystem.statusIfPresent(of: share.appending("buildcat/submissions").appending(FilePath.Component(bytes: submissions[0])).appending("submission.json")) != nil)
+    }
+
+    @Test func missingFilesExit3ListingEachAndStageNothing() throws {
+        let directory = TemporaryDirectory()
+        let share = try share(directory)
+        let output = try buildcat(["stage-and-submit", "--share", share.string, "--frames", "1", Self.fixtures.appending("basic.blend").string], cache: directory("cache"))
+        #expect(output.status == 3)
+        #expect(output.standardError.contains("abs.png"))
+        #expect(output.standardError.contains("missing.png"))
+        #expect((try? DirectoryWalker.names(in: share.appending("buildcat/submissions"))) == nil)
+    }
+
+    @Test func aDryRunReportsAndWritesNothing() throws {
+        let directory = TemporaryDirectory()
+        let share = try share(directory)
+        let output = try buildcat(["stage-and-submit", "--share", share.string, "--frames", "1-100", "--chunk", "10", "--dry-run", "--json",
+                                   Self.fixtures.appending("linked.blend").string], cache: directory("cache"))
+        #expect(output.status == 0, "\(output.standardError)")
+        let report = try json(output)
+        #expect(report["dry_run"] as? Bool == true)
+        #expect(report["chunks"] as? Int == 10)
+        #expect(report["files_found"] as? Int == 6)
+        #expect(try DirectoryWalker().walk(share.appending("buildcat/objects")).files.isEmpty)
+    }
+
+    @Test func badFramesAreAUsageError() throws {
+        let directory = TemporaryDirectory()
+        let output = try buildcat(["stage-and-submit", "--share", directory.path.string, "--frames", "10-1", "x.blend"], cache: directory("cache"))
+        #expect(output.status == 64)
+        #expect(output.standardError.contains("ends before it starts"))
+    }
+}
