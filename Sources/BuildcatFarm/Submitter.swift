@@ -65,12 +65,28 @@ public struct Submitter {
     public func jobs(_ submission: String, frames: FrameSpec, chunk: Int) throws -> [RQJob] {
         let (scenes, manifestHash) = try record(submission)
         guard let scene = scenes.first else { throw SubmitError(message: "submission \(submission) records no scene") }
+        // Every job's arguments are the same but for its frames: serialize the rest once.
+        let fixed: [(key: String, value: JSONValue)] = [
+            ("manifest_xxh128", .text(manifestHash)), ("output", .text(output)),
+            ("scene", .text("files/" + scene)), ("submission", .text(submission)),
+        ]
+        var payloadTail = Array(",".utf8)
+        var descriptionTail = ""
+        for (key, value) in fixed {
+            payloadTail += Array(",".utf8)
+            JSONWriter.appendString(key, to: &payloadTail)
+            payloadTail += Array(":".utf8) + value.serialized()
+            descriptionTail += ", \(key)=" + String(decoding: value.serialized(), as: UTF8.self)
+        }
+        payloadTail.removeFirst()
+        payloadTail += Array("}]".utf8)
+        var payloadHead: [UInt8] = Array("[".utf8)
+        JSONWriter.appendString(function, to: &payloadHead)
+        payloadHead += Array(#",null,[],{"frames":"#.utf8)
         return frames.chunks(of: chunk).map { frames in
-            RQJob(function: function, keywordArguments: [
-                ("submission", .text(submission)), ("scene", .text("files/" + scene)),
-                ("frames", .array(frames.map { .integer(Int64($0)) })), ("output", .text(output)),
-                ("manifest_xxh128", .text(manifestHash)),
-            ], timeout: timeout)
+            let list = frames.map(String.init).joined(separator: ",")
+            return RQJob(function: function, payload: payloadHead + Array("[\(list)]".utf8) + payloadTail, timeout: timeout,
+                         description: "\(function)(frames=[\(frames.map(String.init).joined(separator: ", "))]\(descriptionTail))")
         }
     }
 

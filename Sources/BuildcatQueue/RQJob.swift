@@ -10,41 +10,54 @@ public struct RQJob: Sendable {
     public var id: String
     /// The dotted name of the function a worker runs: `buildcat.blender.render_frames`.
     public var function: String
-    public var arguments: [JSONValue]
-    public var keywordArguments: [(key: String, value: JSONValue)]
+    /// `[function, null, args, kwargs]` as JSON: what RQ's JSON serializer stores (compressed).
+    public var payload: [UInt8]
     /// How long a worker may run the job, in seconds.
     public var timeout: Int
     public var description: String
 
     public init(id: String = RQJob.newID(), function: String, arguments: [JSONValue] = [],
                 keywordArguments: [(key: String, value: JSONValue)] = [], timeout: Int = 180, description: String? = nil) {
+        self.init(id: id, function: function,
+                  payload: JSONValue.array([.text(function), .null, .array(arguments), .object(keywordArguments)]).serialized(),
+                  timeout: timeout, description: description ?? Self.callString(function, arguments, keywordArguments))
+    }
+
+    /// A job whose payload the caller serialized (say from a template shared by thousands of
+    /// jobs that differ only in their frames).
+    public init(id: String = RQJob.newID(), function: String, payload: [UInt8], timeout: Int, description: String) {
         self.id = id
         self.function = function
-        self.arguments = arguments
-        self.keywordArguments = keywordArguments
+        self.payload = payload
         self.timeout = timeout
-        self.description = description ?? Self.callString(function, arguments, keywordArguments)
+        self.description = description
     }
 
     /// A new job id as RQ makes them: a random UUID in lower-case hex with dashes.
     public static func newID() -> String {
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
-        bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
-        bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
-            String(hex[hex.index(hex.startIndex, offsetBy: range.lowerBound)..<hex.index(hex.startIndex, offsetBy: range.upperBound)])
+        // arc4random_buf: glibc's user-space generator, no system call per id (a queue of
+        // 10,000 frames asks for 10,000 of them).
+        var random = [UInt8](repeating: 0, count: 16)
+        random.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, 16) }
+        random[6] = random[6] & 0x0F | 0x40  // version 4
+        random[8] = random[8] & 0x3F | 0x80  // RFC 4122 variant
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (index, byte) in random.enumerated() {
+            if [4, 6, 8, 10].contains(index) { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
         }
-        return parts.joined(separator: "-")
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// RQ's key for a job's hash.
     public static func key(_ id: String) -> String { "rq:job:\(id)" }
 
-    /// The job's `data` field: `[function, instance, args, kwargs]` as JSON, zlib-compressed.
-    public func data() -> [UInt8] {
-        let payload = JSONValue.array([.text(function), .null, .array(arguments), .object(keywordArguments)]).serialized()
-        return Zlib.compress(payload)
+    /// The job's `data` field: the payload, zlib-compressed as RQ stores it.
+    public func data(compressor: ZlibCompressor = ZlibCompressor()) -> [UInt8] {
+        compressor.compress(payload)
     }
 
     /// RQ's description: the call as Python would write it (arguments abbreviated as JSON).
@@ -66,17 +79,45 @@ public func rqTimestamp(nanosecondsSinceEpoch nanoseconds: Int64) -> String {
         + String(repeating: "0", count: 6 - micro.count) + micro + "Z"
 }
 
-/// zlib's format (what Python's `zlib.compress` writes and `zlib.decompress` reads).
-enum Zlib {
-    static func compress(_ bytes: [UInt8]) -> [UInt8] {
-        var length = compressBound(uLong(bytes.count))
-        var out = [UInt8](repeating: 0, count: Int(length))
-        let result = out.withUnsafeMutableBufferPointer { target in
-            bytes.withUnsafeBufferPointer { source in compress2(target.baseAddress, &length, source.baseAddress, uLong(source.count), 6) }
-        }
-        precondition(result == Z_OK, "zlib compress2 failed: \(result)")  // only for lack of memory
-        return Array(out[..<Int(length)])
+/// Compresses many small payloads in zlib's format (what Python's `zlib.decompress` reads),
+/// reusing one small deflate state: `compress2` sets up and clears a quarter-megabyte state
+/// per call, which for 10,000 job payloads of a few hundred bytes cost more than the rest.
+public final class ZlibCompressor {
+    private var stream = z_stream()
+
+    public init() {
+        // A 512-byte window, the smallest memory level and the fastest level: payloads are a
+        // few hundred bytes of JSON.
+        let result = deflateInit2_(&stream, 1, Z_DEFLATED, 9, 1, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        precondition(result == Z_OK, "zlib deflateInit2 failed: \(result)")  // only for lack of memory
     }
+
+    deinit { deflateEnd(&stream) }
+
+    public func compress(_ bytes: [UInt8]) -> [UInt8] {
+        deflateReset(&stream)
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
+        var input = bytes
+        let produced = input.withUnsafeMutableBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target -> Int in
+                stream.next_in = source.baseAddress
+                stream.avail_in = uInt(source.count)
+                stream.next_out = target.baseAddress
+                stream.avail_out = uInt(target.count)
+                let result = deflate(&stream, Z_FINISH)
+                precondition(result == Z_STREAM_END, "zlib deflate failed: \(result)")  // the bound makes room
+                return target.count - Int(stream.avail_out)
+            }
+        }
+        return Array(out[..<produced])
+    }
+}
+
+@available(*, unavailable)
+extension ZlibCompressor: Sendable {}
+
+/// zlib's format, for reading job data back.
+enum Zlib {
 
     static func decompress(_ bytes: [UInt8], limit: Int = 64 << 20) -> [UInt8]? {
         var capacity = max(bytes.count * 4, 256)

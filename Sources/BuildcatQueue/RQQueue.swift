@@ -15,34 +15,51 @@ public struct RQQueue: Sendable {
     /// The commands that enqueue `jobs` as RQ's `enqueue_many` does, in order: register the
     /// queue, then per job its hash (status queued, fields as RQ 2/3 write them) and its id at
     /// the back of the queue.
-    public func enqueueCommands(_ jobs: [RQJob], now: Int64 = wallClockNanosecondsForQueue()) -> [[any RedisArgument]] {
+    public func enqueueCommands(_ jobs: [RQJob], now: Int64 = wallClockNanosecondsForQueue(), registeringQueue: Bool = true) -> RedisCommandBuffer {
         let stamp = rqTimestamp(nanosecondsSinceEpoch: now)
-        var commands: [[any RedisArgument]] = [["SADD", Self.registry, key]]
-        commands.reserveCapacity(1 + 2 * jobs.count)
+        var buffer = RedisCommandBuffer()
+        buffer.reserve(jobs.count * (600 + (jobs.first?.payload.count ?? 0) + (jobs.first?.description.utf8.count ?? 0)))
+        if registeringQueue { buffer.append(["SADD", Self.registry, key]) }
+        let compressor = ZlibCompressor()
+        let emptyFields = ["success_callback_name", "failure_callback_name", "stopped_callback_name",
+                           "started_at", "ended_at", "last_heartbeat", "worker_name", "group_id"]
         for job in jobs {
-            let fields: [(String, any RedisArgument)] = [
-                ("created_at", stamp), ("data", job.data()),
-                ("success_callback_name", ""), ("failure_callback_name", ""), ("stopped_callback_name", ""),
-                ("started_at", ""), ("ended_at", ""), ("last_heartbeat", ""), ("worker_name", ""), ("group_id", ""),
-                ("origin", name), ("description", job.description), ("enqueued_at", stamp),
-                ("timeout", job.timeout), ("status", "queued"),
-            ]
-            var hset: [any RedisArgument] = ["HSET", RQJob.key(job.id)]
-            for (field, value) in fields {
-                hset.append(field)
-                hset.append(value)
+            buffer.begin(2 + 2 * (7 + emptyFields.count), name: "HSET")
+            buffer.appendArgument("HSET")
+            buffer.appendArgument(RQJob.key(job.id))
+            for (field, value) in [("created_at", stamp), ("origin", name), ("description", job.description),
+                                   ("enqueued_at", stamp), ("timeout", String(job.timeout)), ("status", "queued")] {
+                buffer.appendArgument(field)
+                buffer.appendArgument(value)
             }
-            commands.append(hset)
-            commands.append(["RPUSH", key, job.id])
+            buffer.appendArgument("data")
+            buffer.appendArgument(job.data(compressor: compressor))
+            for field in emptyFields {
+                buffer.appendArgument(field)
+                buffer.appendArgument("")
+            }
+            buffer.begin(3, name: "RPUSH")
+            buffer.appendArgument("RPUSH")
+            buffer.appendArgument(key)
+            buffer.appendArgument(job.id)
         }
-        return commands
+        return buffer
     }
 
     /// Enqueues all `jobs` in one round trip.
     /// - Throws: `RedisError` when the server cannot be reached, or refuses a command (the
     ///   first refusal is reported; RQ would have refused the same).
     public func enqueue(_ jobs: [RQJob], on redis: RedisConnection) throws(RedisError) {
-        let replies = try redis.pipeline(enqueueCommands(jobs))
+        // One round trip, sent in slices so that the server works on the first jobs while
+        // the rest are encoded; the replies are read once, at the end.
+        var sent = 0
+        let now = wallClockNanosecondsForQueue()
+        for start in stride(from: 0, to: max(jobs.count, 1), by: 1_000) {
+            let buffer = enqueueCommands(Array(jobs[start..<min(jobs.count, start + 1_000)]), now: now, registeringQueue: start == 0)
+            try redis.write(buffer)
+            sent += buffer.count
+        }
+        let replies = try redis.readReplies(sent, to: "HSET")
         if let refusal = replies.first(where: { if case .error = $0 { true } else { false } }), case .error(let message) = refusal {
             throw RedisError(code: .reply, server: redis.url.description, operation: "enqueue into \(key)", reason: message)
         }

@@ -137,17 +137,64 @@ public final class RedisConnection {
                 throw fail(.connection, "send \(name)", reason)
             }
         }
+        return try replies(commands.count, to: name, on: context)
+    }
+
+    /// Sends every command of a buffer in one write and returns the replies in order.
+    /// - Throws: `RedisError` when the connection breaks; error replies are `.error` values.
+    public func pipeline(_ buffer: RedisCommandBuffer) throws(RedisError) -> [RedisValue] {
+        if context == nil { try connect() }
+        guard let context else { throw fail(.connection, "send", "not connected") }
+        let name = buffer.firstCommand ?? "(nothing)"
+        let appended = buffer.bytes.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        guard appended == REDIS_OK else {
+            let reason = Self.errorText(context)
+            drop()
+            throw fail(.connection, "send \(name)", reason)
+        }
+        return try replies(buffer.count, to: name, on: context)
+    }
+
+    /// Sends the commands of a buffer now, without waiting for their replies: for pipelines
+    /// too large to build whole before the server starts on them. Read the replies with
+    /// `readReplies` once everything is written.
+    public func write(_ buffer: RedisCommandBuffer) throws(RedisError) {
+        if context == nil { try connect() }
+        guard let context else { throw fail(.connection, "send", "not connected") }
+        let name = buffer.firstCommand ?? "(nothing)"
+        let appended = buffer.bytes.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        var done: Int32 = 0
+        while appended == REDIS_OK && done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { break }
+        }
+        guard appended == REDIS_OK, done != 0 else {
+            let reason = Self.errorText(context)
+            drop()
+            throw fail(.connection, "send \(name)", reason)
+        }
+    }
+
+    /// Reads the replies to `count` commands sent with `write`, in order.
+    public func readReplies(_ count: Int, to name: String) throws(RedisError) -> [RedisValue] {
+        guard let context else { throw fail(.connection, "read the reply to \(name)", "not connected") }
+        return try replies(count, to: name, on: context)
+    }
+
+    private func replies(_ count: Int, to name: String, on context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> [RedisValue] {
         var replies: [RedisValue] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
+        replies.reserveCapacity(count)
+        for _ in 0..<count {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
                 let reason = Self.errorText(context)
                 drop()  // the next command reconnects
                 throw fail(.connection, "read the reply to \(name)", reason)
             }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            replies.append(Self.copy(reply))
+            replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))
             freeReplyObject(raw)
         }
         return replies

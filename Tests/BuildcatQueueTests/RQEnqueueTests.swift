@@ -81,6 +81,7 @@ import Testing
         let jobs = (0..<1_000).map { RQJob(function: "buildcat.blender.render_frames", keywordArguments: [("frames", .array([.integer(Int64($0))]))]) }
         let commands = RQQueue(name: "big").enqueueCommands(jobs)
         #expect(commands.count == 1 + 2 * 1_000)
+        #expect(commands.firstCommand == "SADD")
         try RQQueue(name: "big").enqueue(jobs, on: redis)
         #expect(try redis.run(["LLEN", "rq:queue:big"]) == .integer(1_000))
         #expect(try redis.run(["SISMEMBER", "rq:queues", "rq:queue:big"]) == .integer(1))
