@@ -72,11 +72,12 @@ extension FileSystem {
 
     /// The status of the file at `path`, or nil if nothing is there.
     public static func statusIfPresent(of path: FilePath, followSymlinks: Bool = true) throws -> FileStatus? {
-        do {
-            return try status(of: path, followSymlinks: followSymlinks)
-        } catch let error as FileSystemError where error.code == .notFound {
-            return nil
-        }
+        var raw = stat()
+        let result = path.withPlatformString { followSymlinks ? stat($0, &raw) : lstat($0, &raw) }
+        if result == 0 { return FileStatus(raw) }
+        // Absence is an answer here, not an error (and building one per absent file is costly).
+        if Glibc.errno == ENOENT { return nil }
+        throw FileSystemError(operation: "read the status of", path: path, errno: currentErrno())
     }
 
     /// The status of an open file; fstat(2).

@@ -92,6 +92,7 @@ public struct Stager {
         }
         do {
             var entries: [ManifestEntry] = []
+            var folders: Set<[UInt8]> = []
             let buffer = StreamBuffer()
             // 1. Assets into the store, on all cores, then into the checkout.
             let puts = store.putAll(assets.map(\.source), cache: cache)
@@ -100,7 +101,7 @@ public struct Stager {
                 switch result {
                 case .success(let put):
                     count(put, into: &report)
-                    entries.append(try place(put, at: checkout, in: files, buffer: buffer))
+                    entries.append(try place(put, at: checkout, in: files, folders: &folders, buffer: buffer))
                 case .failure(let error):
                     failures.append(error)
                 }
@@ -129,7 +130,7 @@ public struct Stager {
                 }
                 let put = try store.put(file: copy, buffer: buffer)
                 count(put, into: &report)
-                entries.append(try place(put, at: layout.checkoutPath(for: scene.path), in: files, buffer: buffer))
+                entries.append(try place(put, at: layout.checkoutPath(for: scene.path), in: files, folders: &folders, buffer: buffer))
             }
 
             // 3. The manifest of files/, and the submission record.
@@ -157,15 +158,19 @@ public struct Stager {
         }
     }
 
-    /// Materializes an object in the checkout and returns its manifest entry.
-    private func place(_ put: PutResult, at checkout: [UInt8], in files: FilePath, buffer: StreamBuffer) throws -> ManifestEntry {
+    /// Materializes an object in the checkout and returns its manifest entry. Each folder of the
+    /// checkout is made once (`folders` remembers them).
+    private func place(_ put: PutResult, at checkout: [UInt8], in files: FilePath, folders: inout Set<[UInt8]>, buffer: StreamBuffer) throws -> ManifestEntry {
         let target = files.appending(relativeBytes: checkout)
-        if let existing = try FileSystem.statusIfPresent(of: target) {
-            // Two references to one file: placed once.
-            return ManifestEntry(path: checkout, hash: put.digest, size: existing.size, mtime: existing.modificationTimeMicroseconds)
+        var folder = target
+        folder.removeLastComponent()
+        if folders.insert(folder.bytes).inserted { try FileSystem.createDirectories(folder) }
+        let status: FileStatus
+        do {
+            status = try store.materializeFile(put.digest, at: target, createParents: false, buffer: buffer).status
+        } catch let error as FileSystemError where error.code == .exists {
+            status = try FileSystem.status(of: target)  // two references to one file: placed once
         }
-        try store.materialize(put.digest, at: target, buffer: buffer)
-        let status = try FileSystem.status(of: target)
         return ManifestEntry(path: checkout, hash: put.digest, size: status.size, mtime: status.modificationTimeMicroseconds)
     }
 

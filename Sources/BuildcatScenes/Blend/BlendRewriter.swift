@@ -74,19 +74,29 @@ public enum BlendRewriter {
             try? descriptor.close()
             if !renamed { try? FileSystem.removeFile(temporary) }
         }
-        // The whole file, then each field over it.
+        // The whole file in pieces, each field patched into the piece that holds it (a scene
+        // with thousands of paths would otherwise cost a write each).
+        let ordered = patches.sorted { $0.key.offset < $1.key.offset }
+        var next = 0
         var offset: Int64 = 0
         while offset < source.size {
             let count = Int(min(source.size - offset, 4 << 20))
-            let chunk = try source.read(at: offset, count: count)
+            var chunk = try source.read(at: offset, count: count)
+            let end = offset + Int64(count)
+            // A field may straddle two pieces: write each piece's part of it.
+            var index = next
+            while index < ordered.count, ordered[index].key.offset < end {
+                let (location, value) = ordered[index]
+                let field = value + [UInt8](repeating: 0, count: location.capacity - value.count)
+                for (position, byte) in field.enumerated() {
+                    let at = location.offset + Int64(position)
+                    if at >= offset && at < end { chunk[Int(at - offset)] = byte }
+                }
+                if location.offset + Int64(location.capacity) <= end { next = index + 1 }
+                index += 1
+            }
             try chunk.withUnsafeBytes { try FileSystem.write(descriptor, $0, path: temporary) }
-            offset += Int64(count)
-        }
-        for (location, value) in patches {
-            var field = value
-            field += [UInt8](repeating: 0, count: location.capacity - value.count)
-            let written = field.withUnsafeBytes { pwrite(descriptor.rawValue, $0.baseAddress, $0.count, off_t(location.offset)) }
-            guard written == field.count else { throw FileSystemError(operation: "write", path: temporary, errno: currentErrno()) }
+            offset = end
         }
         try FileSystem.sync(descriptor, path: temporary)
         let result = temporary.withPlatformString { from in output.withPlatformString { to in rename(from, to) } }

@@ -2,6 +2,7 @@ import BuildcatBasics
 import BuildcatHash
 import CBuildcatLinux
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// What re-hashing an object found.
@@ -47,6 +48,13 @@ extension ContentStore {
     ///   method cannot be used here (say a hard link across file systems).
     @discardableResult
     public func materialize(_ digest: XXH128Digest, at target: FilePath, method: MaterializeMethod = .auto, buffer: StreamBuffer) throws -> MaterializeMethod {
+        try materializeFile(digest, at: target, method: method, createParents: true, buffer: buffer).method
+    }
+
+    /// As `materialize`, also returning the new file's status; with `createParents` false the
+    /// caller has made the target's directory (a checkout makes each of its folders once).
+    public func materializeFile(_ digest: XXH128Digest, at target: FilePath, method: MaterializeMethod = .auto,
+                                createParents: Bool, buffer: StreamBuffer) throws -> (method: MaterializeMethod, status: FileStatus) {
         let object = objectPath(for: digest)
         let source: FileDescriptor
         do {
@@ -57,20 +65,40 @@ extension ContentStore {
         }
         defer { try? source.close() }
         let status = try FileSystem.status(of: source, path: object)
-        if try FileSystem.statusIfPresent(of: target, followSymlinks: false) != nil {
-            throw FileSystemError(.exists, operation: "materialize", path: displayPath(target), errno: .fileExists)
-        }
         var directory = target
         directory.removeLastComponent()
         if directory.isEmpty { directory = "." }
-        try FileSystem.createDirectories(directory)
+        if createParents {
+            if try FileSystem.statusIfPresent(of: target, followSymlinks: false) != nil {
+                throw FileSystemError(.exists, operation: "materialize", path: displayPath(target), errno: .fileExists)
+            }
+            try FileSystem.createDirectories(directory)
+        }
 
-        if method == .auto || method == .clone {
+        // A hard link is tried first where reflinks are known not to work: it fails on an
+        // existing name by itself, and the object's status is the new file's.
+        let targetDevice = try FileSystem.status(of: directory).device
+        if method == .link || method == .auto && Self.cloneUnsupported.withLock({ $0.contains(targetDevice) }) {
+            let result = object.withPlatformString { from in target.withPlatformString { to in Glibc.link(from, to) } }
+            if result == 0 { return (.link, status) }
+            let reason = Glibc.errno
+            if reason == EEXIST { throw FileSystemError(.exists, operation: "materialize", path: displayPath(target), errno: .fileExists) }
+            if method == .link || ![EXDEV, EPERM, EMLINK, EOPNOTSUPP].contains(reason) {
+                throw FileSystemError(operation: "hard-link object \(digest.hex) as", path: target, errno: Errno(rawValue: reason))
+            }
+        }
+        let cloneKnownToFail = Self.cloneUnsupported.withLock { $0.contains(targetDevice) }
+        if method == .clone || method == .auto && !cloneKnownToFail {
             let temporary = try TemporaryObject(in: directory, allowUnnamed: allowsUnnamedTemporaryFiles)
             defer { temporary.discard() }
             if buildcat_ficlone(temporary.descriptor.rawValue, source.rawValue) == 0 {
                 try place(temporary, at: target)
-                return .clone
+                return (.clone, try FileSystem.status(of: target))
+            }
+            // Remembered per file system: trying costs a new inode each time, and a checkout
+            // of thousands of files on a file system without reflinks paid it thousands of times.
+            if [EOPNOTSUPP, EXDEV, EINVAL, ENOTTY].contains(Glibc.errno) || Glibc.errno == ENOTSUP {
+                _ = Self.cloneUnsupported.withLock { $0.insert(targetDevice) }
             }
             if method == .clone {
                 throw FileSystemError(.other, operation: "clone object \(digest.hex) as", path: displayPath(target),
@@ -79,7 +107,7 @@ extension ContentStore {
         }
         if method == .auto || method == .link {
             let result = object.withPlatformString { from in target.withPlatformString { to in Glibc.link(from, to) } }
-            if result == 0 { return .link }
+            if result == 0 { return (.link, status) }
             let reason = Glibc.errno
             if method == .link || ![EXDEV, EPERM, EMLINK, EOPNOTSUPP].contains(reason) {
                 throw FileSystemError(operation: "hard-link object \(digest.hex) as", path: target, errno: Errno(rawValue: reason))
@@ -89,8 +117,11 @@ extension ContentStore {
         defer { temporary.discard() }
         try copyInKernel(from: source, sourcePath: object, to: temporary, size: status.size, buffer: buffer, allowClone: false)
         try place(temporary, at: target)
-        return .copy
+        return (.copy, try FileSystem.status(of: target))
     }
+
+    /// File systems (by device) where a reflink from the store failed: not tried again.
+    private static let cloneUnsupported = Mutex<Set<UInt64>>([])
 
     private func place(_ temporary: TemporaryObject, at target: FilePath) throws {
         try temporary.finish(permissions: Self.objectPermissions, sync: true)
