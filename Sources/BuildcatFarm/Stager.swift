@@ -3,6 +3,7 @@ import BuildcatHash
 import BuildcatScenes
 import BuildcatStore
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// What a staging found, copied and wrote.
@@ -22,6 +23,29 @@ public struct StageReport: Sendable {
     public var manifestHash: String = ""
     /// Missing references, each as `path (raw, in scene, block field)`, when allowed.
     public var missing: [String] = []
+}
+
+/// How far a staging is: its phase, and for the copying phase files and bytes done of all.
+public struct StageProgress: Sendable {
+    public enum Phase: String, Sendable {
+        case scanning = "scanning"
+        case storing = "storing"
+        case checkout = "writing the checkout"
+    }
+
+    public var phase: Phase
+    public var filesDone = 0
+    public var filesTotal = 0
+    public var bytesDone: Int64 = 0
+    public var bytesTotal: Int64 = 0
+
+    public init(phase: Phase, filesDone: Int = 0, filesTotal: Int = 0, bytesDone: Int64 = 0, bytesTotal: Int64 = 0) {
+        self.phase = phase
+        self.filesDone = filesDone
+        self.filesTotal = filesTotal
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
 }
 
 /// A staging that cannot go on, and why; nothing was written for it.
@@ -45,8 +69,8 @@ public struct Stager {
     public var cache: HashCache?
     public var allowMissing = false
     public var dryRun = false
-    /// Called with progress: files done, files in all, bytes done, bytes in all.
-    public var progress: (@Sendable (Int, Int, Int64, Int64) -> Void)?
+    /// Told of progress, from any thread: what is being done, and how far it is.
+    public var progress: (@Sendable (StageProgress) -> Void)?
 
     public init(store: ContentStore, project: FilePath? = nil, cache: HashCache? = nil) {
         self.store = store
@@ -60,6 +84,7 @@ public struct Stager {
         var projectRoot = project ?? absoluteScenes[0]
         if project == nil { projectRoot.removeLastComponent() }
         let layout = try CheckoutLayout(project: projectRoot)
+        progress?(StageProgress(phase: .scanning))
         let scan = try SceneScanner().scan(absoluteScenes)
 
         let directory = "buildcat/submissions/\(submission)"
@@ -95,7 +120,11 @@ public struct Stager {
             var folders: Set<[UInt8]> = []
             let buffer = StreamBuffer()
             // 1. Assets into the store, on all cores, then into the checkout.
-            let puts = store.putAll(assets.map(\.source), cache: cache)
+            let counter = ProgressCounter(total: StageProgress(phase: .storing, filesTotal: assets.count, bytesTotal: report.bytesFound), report: progress)
+            var onEachFile: (@Sendable (Int64) -> Void)?
+            if progress != nil { onEachFile = { @Sendable bytes in counter.add(bytes) } }
+            let puts = store.putAll(assets.map(\.source), cache: cache, progress: onEachFile)
+            progress?(StageProgress(phase: .checkout))
             var failures: [FileSystemError] = []
             for ((_, checkout), result) in zip(assets, puts) {
                 switch result {
@@ -203,6 +232,26 @@ public struct Stager {
         let compact = String(stamp.filter { $0.isNumber || $0 == "T" }.map { $0 == "T" ? "-" : $0 })
         let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         return "\(compact)-\(String(repeating: "0", count: 8 - random.count))\(random)"
+    }
+}
+
+/// Counts files and bytes done on several threads and reports them.
+private final class ProgressCounter: Sendable {
+    private let state: Mutex<StageProgress>
+    private let report: (@Sendable (StageProgress) -> Void)?
+
+    init(total: StageProgress, report: (@Sendable (StageProgress) -> Void)?) {
+        state = Mutex(total)
+        self.report = report
+    }
+
+    func add(_ bytes: Int64) {
+        let now = state.withLock { progress -> StageProgress in
+            progress.filesDone += 1
+            progress.bytesDone += bytes
+            return progress
+        }
+        report?(now)
     }
 }
 

@@ -106,6 +106,9 @@ struct StageOptions: ParsableArguments {
         var stager = Stager(store: try share.store(), project: try project.map { try RawArguments.path($0) }, cache: cache)
         stager.allowMissing = allowMissing
         stager.dryRun = dryRun
+        let display = ProgressDisplay()
+        if !json { stager.progress = { display.update($0) } }
+        defer { display.finish() }
         do {
             return try stager.stage(try scenes.map { try RawArguments.path($0) })
         } catch let error as StageError where !error.missing.isEmpty {

@@ -70,6 +70,10 @@ import Testing
         #expect(twice.status == 4)
         #expect(twice.standardError.contains("--again"))
         #expect(try buildcat(arguments + ["--again"], cache: directory("cache")).status == 0)
+        // Not on a terminal, progress is a plain line per phase on standard error.
+        let plain = try buildcat(["stage", "--share", share.string, Self.fixtures.appending("linked.blend").string], cache: directory("cache"))
+        #expect(plain.standardError.contains("scanning…\nstoring… 3 file(s)"))
+        #expect(!plain.standardError.contains("\r"))
         let length = try run(try TestEnvironment.program("redis-cli", package: "redis-tools"), ["-p", String(server.port), "LLEN", "rq:queue:default"])
         #expect(length.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "6")
     }

@@ -58,17 +58,19 @@ extension ContentStore {
     /// are named (and once more after), instead of an fsync per object, which on a journaling
     /// file system costs a commit each. Writeback of each copy starts as soon as it is written.
     /// - Returns: per file, in order, what storing it did or why it failed.
-    public func putAll(_ paths: [FilePath], cache: HashCache?, threads: Int = Parallel.processorCount) -> [Result<PutResult, FileSystemError>] {
+    /// - Parameter progress: called (from any thread) as each file is done, with its size.
+    public func putAll(_ paths: [FilePath], cache: HashCache?, threads: Int = Parallel.processorCount,
+                       progress: (@Sendable (Int64) -> Void)? = nil) -> [Result<PutResult, FileSystemError>] {
         var results: [Result<PutResult, FileSystemError>] = []
         results.reserveCapacity(paths.count)
         for start in stride(from: 0, to: paths.count, by: Self.putBatchSize) {
             let batch = Array(paths[start..<min(paths.count, start + Self.putBatchSize)])
-            results += putBatch(batch, cache: cache, threads: threads)
+            results += putBatch(batch, cache: cache, threads: threads, progress: progress)
         }
         return results
     }
 
-    private func putBatch(_ paths: [FilePath], cache: HashCache?, threads: Int) -> [Result<PutResult, FileSystemError>] {
+    private func putBatch(_ paths: [FilePath], cache: HashCache?, threads: Int, progress: (@Sendable (Int64) -> Void)?) -> [Result<PutResult, FileSystemError>] {
         let staged = Parallel.map(count: paths.count, threads: threads, makeContext: { StreamBuffer() }) { index, buffer -> Result<StagedPut, FileSystemError> in
             let path = paths[index]
             return Result {
@@ -87,6 +89,7 @@ extension ContentStore {
                     if known == nil, let cache, let status = try? FileSystem.status(of: path) {
                         cache.record(path: key, status: status, digest: result.digest, readStartNanoseconds: started)
                     }
+                    progress?(result.size)
                     return result
                 }
             }.mapError { Self.fileSystemError($0, storing: path) }
@@ -261,6 +264,13 @@ extension StagedPut {
         switch self {
         case .present(let result): result.digest
         case .copied(_, let digest, _): digest
+        }
+    }
+
+    var size: Int64 {
+        switch self {
+        case .present(let result): result.size
+        case .copied(_, _, let size): size
         }
     }
 
