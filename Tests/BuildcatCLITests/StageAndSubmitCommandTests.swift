@@ -2,6 +2,7 @@ import BuildcatBasics
 import BuildcatTestSupport
 import Foundation
 import SystemPackage
+import Glibc
 import Testing
 
 /// The artist's commands, as separate processes, with a real Redis and the real rq.
@@ -120,5 +121,71 @@ import Testing
         let output = try buildcat(["stage-and-submit", "--share", directory.path.string, "--frames", "10-1", "x.blend"], cache: directory("cache"))
         #expect(output.status == 64)
         #expect(output.standardError.contains("ends before it starts"))
+    }
+}
+
+@Suite struct StagingFailureTests {
+    static let fixtures = StageAndSubmitCommandTests.fixtures
+
+    /// A copy of the linked shot (and its libraries and textures) whose texture is 8 MiB.
+    func projectWithALargeTexture(_ directory: TemporaryDirectory) throws -> FilePath {
+        let project = directory("project")
+        let copied = try shell("cp -r \"$FIXTURES\" \"$PROJECT\" && head -c 8M /dev/urandom > \"$PROJECT/assets/textures/wood.png\"",
+                               ["FIXTURES": Self.fixtures.string, "PROJECT": project.string])
+        #expect(copied.status == 0)
+        return project
+    }
+
+    /// The share is a 4 MiB tmpfs in a private mount namespace: staging fails, says the share is
+    /// full, leaves no submission behind, and the store stays consistent.
+    @Test func aFullShareFailsCleanly() throws {
+        let directory = TemporaryDirectory()
+        let project = try projectWithALargeTexture(directory)
+        let share = directory("share")
+        try FileSystem.createDirectories(share)
+        let output = try shell("""
+            mount -t tmpfs -o size=4m tmpfs "$SHARE" || exit 99
+            "$BUILDCAT" store init --share "$SHARE" >/dev/null || exit 98
+            "$BUILDCAT" stage --share "$SHARE" "$PROJECT/linked.blend"; echo "stage=$?"
+            echo "submissions=$(ls "$SHARE/buildcat/submissions" 2>/dev/null | wc -l) tmp=$(find "$SHARE/buildcat/tmp" -type f | wc -l)"
+            "$BUILDCAT" store verify --share "$SHARE" --all >/dev/null; echo "verify=$?"
+            """, ["BUILDCAT": TestEnvironment.buildcat, "SHARE": share.string, "PROJECT": project.string,
+                  "BUILDCAT_CACHE_DIR": directory("cache").string], namespace: true)
+        #expect(output.stdoutText.hasSuffix("stage=1\nsubmissions=0 tmp=0\nverify=0\n"), "\(output.stdoutText)\(output.standardError)")
+        #expect(output.standardError.contains("No space left on device (the file system is full)"))
+        #expect(output.standardError.contains("wood.png"))
+    }
+
+    /// A FIFO where a texture should be is not a file: it is reported missing, never opened.
+    @Test func aFIFOInsteadOfATextureIsNotStaged() throws {
+        let directory = TemporaryDirectory()
+        let project = try projectWithALargeTexture(directory)
+        try FileSystem.removeFile(project.appending("assets/textures/wood.png"))
+        #expect(mkfifo(project.appending("assets/textures/wood.png").string, 0o644) == 0)
+        let share = directory("share")
+        try FileSystem.createDirectories(share)
+        _ = try buildcat(["store", "init", "--share", share.string], cache: directory("cache"))
+        let output = try buildcat(["stage", "--share", share.string, project.appending("linked.blend").string], cache: directory("cache"))
+        #expect(output.status == 3)
+        #expect(output.standardError.contains("wood.png"))
+    }
+
+    /// A symlinked texture is followed: its content is staged, as a file.
+    @Test func aSymlinkedTextureIsStagedAsItsContent() throws {
+        let directory = TemporaryDirectory()
+        let project = try projectWithALargeTexture(directory)
+        let real = directory("elsewhere/wood.png")
+        try writeFile(real, "real texture")
+        try FileSystem.removeFile(project.appending("assets/textures/wood.png"))
+        try makeSymlink(project.appending("assets/textures/wood.png"), to: real.string)
+        let share = directory("share")
+        try FileSystem.createDirectories(share)
+        _ = try buildcat(["store", "init", "--share", share.string], cache: directory("cache"))
+        let output = try buildcat(["stage", "--share", share.string, "--json", project.appending("linked.blend").string], cache: directory("cache"))
+        #expect(output.status == 0, "\(output.standardError)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput)) as? [String: Any])
+        let staged = share.appending(report["directory"] as! String).appending("files/assets/textures/wood.png")
+        #expect(try FileSystem.status(of: staged, followSymlinks: false).isRegularFile)
+        #expect(try FileSystem.readAll(staged) == Array("real texture".utf8))
     }
 }
