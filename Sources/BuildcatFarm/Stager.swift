@@ -15,10 +15,12 @@ public struct StageReport: Sendable {
     public var scenes: [String]
     public var filesFound = 0
     public var bytesFound: Int64 = 0
-    public var filesCopied = 0
-    public var bytesCopied: Int64 = 0
-    public var filesPresent = 0
-    public var bytesPresent: Int64 = 0
+    /// What the store copied anew, and what it had already.
+    public var tally = PutTally()
+    public var filesCopied: Int { tally.filesStored }
+    public var bytesCopied: Int64 { tally.bytesStored }
+    public var filesPresent: Int { tally.filesPresent }
+    public var bytesPresent: Int64 { tally.bytesPresent }
     /// The XXH3-128 of `manifest.json`, which travels in every job.
     public var manifestHash: String = ""
     /// Missing references, each as `path (raw, in scene, block field)`, when allowed.
@@ -178,13 +180,7 @@ public struct Stager {
     }
 
     private func count(_ put: PutResult, into report: inout StageReport) {
-        if put.outcome == .stored {
-            report.filesCopied += 1
-            report.bytesCopied += put.size
-        } else {
-            report.filesPresent += 1
-            report.bytesPresent += put.size
-        }
+        report.tally.add(put)
     }
 
     /// Materializes an object in the checkout and returns its manifest entry. Each folder of the
@@ -215,7 +211,7 @@ public struct Stager {
         let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let record = JSONValue.object([
             ("id", .text(report.submission)),
-            ("created", .text(isoTimestamp(wallClockNanoseconds()))),
+            ("created", .text(utcTimestamp(nanosecondsSinceEpoch: wallClockNanoseconds()))),
             ("user", .text(user)), ("host", .text(hostName)),
             ("project", .string(FileNameEncoding.utf16(fromFileName: project.bytes))),
             ("scenes", .array(report.scenes.map { .text($0) })),
@@ -228,7 +224,7 @@ public struct Stager {
 
     /// A submission id that sorts by time and does not collide: `20261130-083015-3f9a1c`.
     public static func newSubmissionID() -> String {
-        let stamp = isoTimestamp(wallClockNanoseconds())  // 2026-11-30T08:30:15Z
+        let stamp = utcTimestamp(nanosecondsSinceEpoch: wallClockNanoseconds())  // 2026-11-30T08:30:15Z
         let compact = String(stamp.filter { $0.isNumber || $0 == "T" }.map { $0 == "T" ? "-" : $0 })
         let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         return "\(compact)-\(String(repeating: "0", count: 8 - random.count))\(random)"
@@ -253,15 +249,6 @@ private final class ProgressCounter: Sendable {
         }
         report?(now)
     }
-}
-
-/// `2026-11-30T08:30:15Z`.
-func isoTimestamp(_ nanoseconds: Int64) -> String {
-    var seconds = time_t(nanoseconds / 1_000_000_000)
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
 }
 
 /// Copies a file (small: scene files that need no change).

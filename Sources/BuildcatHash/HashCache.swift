@@ -226,13 +226,6 @@ public final class HashCache: Sendable {
     }
 }
 
-/// The wall-clock time in nanoseconds since the epoch; clock_gettime(CLOCK_REALTIME).
-public func wallClockNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-}
-
 extension [UInt8] {
     mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }

@@ -70,13 +70,7 @@ public struct RQJob: Sendable {
 
 /// RQ's timestamps: `%Y-%m-%dT%H:%M:%S.%fZ`, UTC, microseconds.
 public func rqTimestamp(nanosecondsSinceEpoch nanoseconds: Int64) -> String {
-    var seconds = time_t(nanoseconds / 1_000_000_000)
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    let micro = String(nanoseconds % 1_000_000_000 / 1000)
-    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
-        + String(repeating: "0", count: 6 - micro.count) + micro + "Z"
+    utcTimestamp(nanosecondsSinceEpoch: nanoseconds, microseconds: true)
 }
 
 /// Wraps many small payloads in zlib's format (what Python's `zlib.decompress` reads), reusing

@@ -15,7 +15,7 @@ public struct RQQueue: Sendable {
     /// The commands that enqueue `jobs` as RQ's `enqueue_many` does, in order: register the
     /// queue, then per job its hash (status queued, fields as RQ 2/3 write them) and its id at
     /// the back of the queue.
-    public func enqueueCommands(_ jobs: [RQJob], now: Int64 = wallClockNanosecondsForQueue(), registeringQueue: Bool = true) -> RedisCommandBuffer {
+    public func enqueueCommands(_ jobs: [RQJob], now: Int64 = wallClockNanoseconds(), registeringQueue: Bool = true) -> RedisCommandBuffer {
         let stamp = rqTimestamp(nanosecondsSinceEpoch: now)
         var buffer = RedisCommandBuffer()
         buffer.reserve(jobs.count * (600 + (jobs.first?.payload.count ?? 0) + (jobs.first?.description.utf8.count ?? 0)))
@@ -53,7 +53,7 @@ public struct RQQueue: Sendable {
         // One round trip, sent in slices so that the server works on the first jobs while
         // the rest are encoded; the replies are read once, at the end.
         var sent = 0
-        let now = wallClockNanosecondsForQueue()
+        let now = wallClockNanoseconds()
         for start in stride(from: 0, to: max(jobs.count, 1), by: 1_000) {
             let buffer = enqueueCommands(Array(jobs[start..<min(jobs.count, start + 1_000)]), now: now, registeringQueue: start == 0)
             try redis.write(buffer)
@@ -64,11 +64,4 @@ public struct RQQueue: Sendable {
             throw RedisError(code: .reply, server: redis.url.description, operation: "enqueue into \(key)", reason: message)
         }
     }
-}
-
-/// The wall-clock time in nanoseconds since the epoch.
-public func wallClockNanosecondsForQueue() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }

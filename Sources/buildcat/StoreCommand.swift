@@ -82,19 +82,12 @@ struct StorePutCommand: ParsableCommand {
         let results = store.putAll(files, cache: cache)
         cacheOptions.save(cache)
         let output = ByteWriter(descriptor: STDOUT_FILENO)
-        var stored = (files: 0, bytes: Int64(0))
-        var present = (files: 0, bytes: Int64(0))
+        var tally = PutTally()
         for (file, result) in zip(files, results) {
             switch result {
             case .success(let put):
                 output.write(HashCommand.line(digest: put.digest, path: file.bytes))
-                if put.outcome == .stored {
-                    stored.files += 1
-                    stored.bytes += put.size
-                } else {
-                    present.files += 1
-                    present.bytes += put.size
-                }
+                tally.add(put)
             case .failure(let error):
                 output.flush()
                 printError("\(error)")
@@ -102,7 +95,7 @@ struct StorePutCommand: ParsableCommand {
             }
         }
         output.flush()
-        printError("stored \(stored.files) new object(s) (\(formatByteCount(stored.bytes))); \(present.files) already present (\(formatByteCount(present.bytes)))")
+        printError("stored \(tally.filesStored) new object(s) (\(formatByteCount(tally.bytesStored))); \(tally.filesPresent) already present (\(formatByteCount(tally.bytesPresent)))")
         if failed { throw ExitCode.failure }
     }
 }

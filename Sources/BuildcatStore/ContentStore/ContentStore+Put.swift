@@ -18,6 +18,26 @@ public struct PutResult: Sendable, Equatable {
     public var outcome: Outcome
 }
 
+/// Files and bytes a series of puts stored anew, and found already present.
+public struct PutTally: Sendable, Equatable {
+    public var filesStored = 0
+    public var bytesStored: Int64 = 0
+    public var filesPresent = 0
+    public var bytesPresent: Int64 = 0
+
+    public init() {}
+
+    public mutating func add(_ put: PutResult) {
+        if put.outcome == .stored {
+            filesStored += 1
+            bytesStored += put.size
+        } else {
+            filesPresent += 1
+            bytesPresent += put.size
+        }
+    }
+}
+
 /// A file's content either found in the store or copied into a temporary object not yet named.
 enum StagedPut {
     case present(PutResult)
