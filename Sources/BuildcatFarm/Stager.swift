@@ -25,6 +25,9 @@ public struct StageReport: Sendable {
     public var manifestHash: String = ""
     /// Missing references, each as `path (raw, in scene, block field)`, when allowed.
     public var missing: [String] = []
+    /// Whether an earlier submission with exactly this content was found and is reported
+    /// instead of a new one (nothing was written).
+    public var reused = false
 }
 
 /// How far a staging is: its phase, and for the copying phase files and bytes done of all.
@@ -87,7 +90,8 @@ public struct Stager {
         if project == nil { projectRoot.removeLastComponent() }
         let layout = try CheckoutLayout(project: projectRoot)
         progress?(StageProgress(phase: .scanning))
-        let scan = try SceneScanner().scan(absoluteScenes)
+        let formats = makeSceneFormats()  // shared by the scan and the rewrite: each file read once
+        let scan = try SceneScanner().scan(absoluteScenes, formats: formats)
 
         let directory = "buildcat/submissions/\(submission)"
         var report = StageReport(submission: submission, directory: directory,
@@ -112,6 +116,23 @@ public struct Stager {
         if dryRun { return report }
 
         try store.checkInitialized()
+        let buffer = StreamBuffer()
+        // The scenes rewritten to point into the checkout, in a scratch folder on the share.
+        let temporaryDirectory = store.temporaryDirectory.appending("stage-\(submission)")
+        try FileSystem.createDirectories(temporaryDirectory)
+        defer { _ = try? removeTree(temporaryDirectory) }
+        let rewrittenScenes = try rewriteScenes(scan, layout: layout, into: temporaryDirectory, formats: formats)
+        let sceneDigests = try rewrittenScenes.map { try XXH128Hasher.hashFile(at: $0.file, buffer: buffer) }
+
+        // Staged before, unchanged (every digest from the hash cache, none read): the earlier
+        // submission is this one. Building a second checkout of the same files would cost a
+        // hard link per file and copy nothing.
+        if let cached = cachedDigests(assets.map(\.source)) {
+            let key = stagingKey(assets: zip(assets.map(\.checkout), cached).map { ($0, $1) },
+                                 scenes: zip(rewrittenScenes.map(\.checkout), sceneDigests.map(\.digest)).map { ($0, $1) })
+            if let earlier = try earlierStaging(key, report: report) { return earlier }
+        }
+
         let submissionRoot = store.share.appending(directory)
         let files = submissionRoot.appending("files")
         if try FileSystem.statusIfPresent(of: submissionRoot) != nil {
@@ -120,7 +141,6 @@ public struct Stager {
         do {
             var entries: [ManifestEntry] = []
             var folders: Set<[UInt8]> = []
-            let buffer = StreamBuffer()
             // 1. Assets into the store, on all cores, then into the checkout.
             let counter = ProgressCounter(total: StageProgress(phase: .storing, filesTotal: assets.count, bytesTotal: report.bytesFound), report: progress)
             var onEachFile: (@Sendable (Int64) -> Void)?
@@ -128,10 +148,12 @@ public struct Stager {
             let puts = store.putAll(assets.map(\.source), cache: cache, progress: onEachFile)
             progress?(StageProgress(phase: .checkout))
             var failures: [FileSystemError] = []
+            var assetDigests: [([UInt8], XXH128Digest)] = []
             for ((_, checkout), result) in zip(assets, puts) {
                 switch result {
                 case .success(let put):
                     count(put, into: &report)
+                    assetDigests.append((checkout, put.digest))
                     entries.append(try place(put, at: checkout, in: files, folders: &folders, buffer: buffer))
                 case .failure(let error):
                     failures.append(error)
@@ -139,37 +161,23 @@ public struct Stager {
             }
             guard failures.isEmpty else { throw FilesFailedError(action: "stage", failures: failures) }
 
-            // 2. Each scene file rewritten to point into the checkout, then stored like the rest.
-            let temporaryDirectory = store.temporaryDirectory.appending("stage-\(submission)")
-            try FileSystem.createDirectories(temporaryDirectory)
-            defer { _ = try? removeTree(temporaryDirectory) }
-            var rewritten: [[UInt8]: FilePath] = [:]
-            var changes: [ReferenceChange] = []
-            for reference in scan.references where !reference.locations.isEmpty {
-                let from = layout.checkoutPath(for: reference.scene)
-                let to = layout.checkoutPath(for: reference.resolved)
-                changes.append(ReferenceChange(reference, to: CheckoutLayout.blendRelative(from: from, to: to)))
-            }
-            for (index, scene) in scan.scenes.enumerated() {
-                rewritten[scene.path.bytes] = temporaryDirectory.appending("scene-\(index).\(scene.path.extension ?? "scene")")
-            }
-            try SceneRewriter.rewrite(changes) { rewritten[$0.bytes]! }
-            for scene in scan.scenes {
-                let copy = rewritten[scene.path.bytes]!
-                if try FileSystem.statusIfPresent(of: copy) == nil {  // a scene with no references to change
-                    try copyFile(scene.path, to: copy)
-                }
-                let put = try store.put(file: copy, buffer: buffer)
+            // 2. The rewritten scenes, stored like the rest.
+            for (scene, digest) in zip(rewrittenScenes, sceneDigests) {
+                let put = try store.put(file: scene.file, known: digest, buffer: buffer)
                 count(put, into: &report)
-                entries.append(try place(put, at: layout.checkoutPath(for: scene.path), in: files, folders: &folders, buffer: buffer))
+                entries.append(try place(put, at: scene.checkout, in: files, folders: &folders, buffer: buffer))
             }
 
-            // 3. The manifest of files/, and the submission record.
+            // 3. The manifest of files/, the submission record, and the index entry that lets
+            // an unchanged re-staging find this submission.
             let manifest = try Manifest(entries: entries)
             let manifestBytes = manifest.canonicalJSON()
             try FileSystem.writeAtomically(manifestBytes, to: submissionRoot.appending("manifest.json"))
             report.manifestHash = XXH128Hasher.digest(of: manifestBytes).hex
             try FileSystem.writeAtomically(submissionRecord(report, project: layout.project), to: submissionRoot.appending("submission.json"))
+            let key = stagingKey(assets: assetDigests, scenes: zip(rewrittenScenes.map(\.checkout), sceneDigests.map(\.digest)).map { ($0, $1) })
+            try FileSystem.createDirectories(stagingIndex)
+            try FileSystem.writeAtomically(Array(submission.utf8), to: stagingIndex.appending(key.hex))
         } catch {
             // Nothing half-made under the submission's name: objects stay (they are valid and
             // shared), the checkout and records go.
@@ -177,6 +185,71 @@ public struct Stager {
             throw error
         }
         return report
+    }
+
+    /// `<share>/buildcat/index/stagings/<key>`: which submission holds a given content.
+    private var stagingIndex: FilePath { store.root.appending("index").appending("stagings") }
+
+    /// Every scene file rewritten to point into the checkout, into `folder`; a scene with no
+    /// reference to change is copied as it is.
+    private func rewriteScenes(_ scan: ScanResult, layout: CheckoutLayout, into folder: FilePath, formats: [any SceneFormat]) throws -> [(checkout: [UInt8], file: FilePath)] {
+        var rewritten: [[UInt8]: FilePath] = [:]
+        for (index, scene) in scan.scenes.enumerated() {
+            rewritten[scene.path.bytes] = folder.appending("scene-\(index).\(scene.path.extension ?? "scene")")
+        }
+        var changes: [ReferenceChange] = []
+        for reference in scan.references where !reference.locations.isEmpty {
+            let from = layout.checkoutPath(for: reference.scene)
+            let to = layout.checkoutPath(for: reference.resolved)
+            changes.append(ReferenceChange(reference, to: CheckoutLayout.blendRelative(from: from, to: to)))
+        }
+        try SceneRewriter.rewrite(changes, output: { rewritten[$0.bytes]! }, formats: formats)
+        return try scan.scenes.map { scene in
+            let copy = rewritten[scene.path.bytes]!
+            if try FileSystem.statusIfPresent(of: copy) == nil { try copyFile(scene.path, to: copy) }
+            return (layout.checkoutPath(for: scene.path), copy)
+        }
+    }
+
+    /// The digests of all `paths` if the hash cache has every one (a stat each, no reads).
+    private func cachedDigests(_ paths: [FilePath]) -> [XXH128Digest]? {
+        guard let cache else { return nil }
+        var digests: [XXH128Digest] = []
+        digests.reserveCapacity(paths.count)
+        for path in paths {
+            guard let absolute = try? FileSystem.absolute(path), let status = try? FileSystem.status(of: path),
+                  let digest = cache.digest(forPath: absolute.bytes, status: status) else { return nil }
+            digests.append(digest)
+        }
+        return digests
+    }
+
+    /// What a checkout holds, as one digest: every path with its content's digest, in order.
+    private func stagingKey(assets: [([UInt8], XXH128Digest)], scenes: [([UInt8], XXH128Digest)]) -> XXH128Digest {
+        var text: [UInt8] = Array("buildcat-staging-1\n".utf8)
+        for (path, digest) in (assets + scenes).sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
+            text += digest.hexBytes + [0x20] + path + [0x0A]
+        }
+        return XXH128Hasher.digest(of: text)
+    }
+
+    /// The report for an earlier submission with exactly this content, if the index names one
+    /// that is still whole on the share.
+    private func earlierStaging(_ key: XXH128Digest, report: StageReport) throws -> StageReport? {
+        guard let idBytes = try? FileSystem.readAll(stagingIndex.appending(key.hex)),
+              let id = String(validating: idBytes, as: UTF8.self), !id.isEmpty, !id.contains("/") else { return nil }
+        let root = store.root.appending("submissions").appending(id)
+        guard let manifestBytes = try? FileSystem.readAll(root.appending("manifest.json")),
+              (try? FileSystem.statusIfPresent(of: root.appending("submission.json"))) != nil else { return nil }
+        var earlier = report
+        earlier.submission = id
+        earlier.directory = "buildcat/submissions/\(id)"
+        earlier.manifestHash = XXH128Hasher.digest(of: manifestBytes).hex
+        earlier.reused = true
+        earlier.tally = PutTally()
+        earlier.tally.filesPresent = report.filesFound
+        earlier.tally.bytesPresent = report.bytesFound
+        return earlier
     }
 
     private func count(_ put: PutResult, into report: inout StageReport) {

@@ -1,4 +1,5 @@
 import BuildcatBasics
+import BuildcatHash
 import BuildcatQueue
 import BuildcatRedis
 import BuildcatStore
@@ -38,9 +39,13 @@ public struct Submitter {
 
     public init(store: ContentStore) { self.store = store }
 
-    /// The key that records that a submission was queued (under `rq:` so that an ACL user
-    /// limited to RQ's keys may write it).
-    static func queuedKey(_ submission: String) -> String { "rq:buildcat:submission:\(submission)" }
+    /// The key that records that a submission's frames were queued — these frames, in these
+    /// chunks, on this queue, to this output: the same submission with other frames is another
+    /// request. (Under `rq:` so that an ACL user limited to RQ's keys may write it.)
+    static func queuedKey(_ submission: String, frames: FrameSpec, chunk: Int, queue: String, output: String) -> String {
+        let request = "\(frames.frames.map(String.init).joined(separator: ","))|\(chunk)|\(queue)|\(output)"
+        return "rq:buildcat:submission:\(submission):\(XXH128Hasher.digest(of: Array(request.utf8)).hex)"
+    }
 
     /// The scenes and manifest hash a staged submission recorded.
     public func record(_ submission: String) throws -> (scenes: [String], manifestHash: String) {
@@ -93,12 +98,12 @@ public struct Submitter {
     /// Queues the jobs; refuses a submission already queued unless `again`.
     public func submit(_ submission: String, frames: FrameSpec, chunk: Int, queue: String, redis: RedisConnection) throws -> SubmitReport {
         let jobs = try jobs(submission, frames: frames, chunk: chunk)
-        let key = Self.queuedKey(submission)
+        let key = Self.queuedKey(submission, frames: frames, chunk: chunk, queue: queue, output: output)
         let marker = JSONValue.object([("queue", .text(queue)), ("jobs", .integer(Int64(jobs.count)))]).serialized()
         let claimed = try redis.run(again ? ["SET", key, marker] : ["SET", key, marker, "NX"])
         if claimed == .null {
             let before = (try? redis.run(["GET", key]))?.text ?? ""
-            throw SubmitError(message: "submission \(submission) was queued before (\(before)); pass --again to queue its frames again")
+            throw SubmitError(message: "these frames of submission \(submission) were queued before (\(before)); pass --again to queue them again")
         }
         do {
             try RQQueue(name: queue).enqueue(jobs, on: redis)

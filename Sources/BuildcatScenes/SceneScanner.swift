@@ -34,8 +34,9 @@ public struct SceneScanner {
 
     /// - Throws: `SceneError` or `FileSystemError` when a scene, or a linked file that exists,
     ///   cannot be read. A linked file that does not exist is a missing reference, not an error.
-    public func scan(_ scenes: [FilePath]) throws -> ScanResult {
-        let formats = makeSceneFormats()
+    /// - Parameter formats: the formats to read with; pass the same ones to `SceneRewriter` to
+    ///   rewrite without reading the files again.
+    public func scan(_ scenes: [FilePath], formats: [any SceneFormat] = makeSceneFormats()) throws -> ScanResult {
         var result = ScanResult()
         var opened: Set<[UInt8]> = []
         var reportedLinks: Set<[UInt8]> = []

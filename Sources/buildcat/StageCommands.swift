@@ -254,7 +254,7 @@ func printReport(_ report: StageReport, submit: SubmitReport?, json: Bool, dryRu
             ("files_copied", .integer(Int64(report.filesCopied))), ("bytes_copied", .integer(report.bytesCopied)),
             ("files_present", .integer(Int64(report.filesPresent))), ("bytes_present", .integer(report.bytesPresent)),
             ("manifest_xxh128", .text(report.manifestHash)), ("missing", .array(report.missing.map { .text($0) })),
-            ("dry_run", .bool(dryRun)),
+            ("dry_run", .bool(dryRun)), ("reused", .bool(report.reused)),
         ]
         if let submit {
             members += [("queue", .text(submit.queue)), ("frames", .integer(Int64(submit.frames))), ("jobs", .array(submit.jobs.map { .text($0) }))]
@@ -265,8 +265,11 @@ func printReport(_ report: StageReport, submit: SubmitReport?, json: Bool, dryRu
         writer.flush()
         return
     }
-    let verb = dryRun ? "would stage" : "staged"
-    print("\(verb) \(report.submission) in \(report.directory)")
+    if report.reused {
+        print("unchanged since \(report.submission), staged in \(report.directory): nothing copied")
+    } else {
+        print("\(dryRun ? "would stage" : "staged") \(report.submission) in \(report.directory)")
+    }
     print("  \(report.filesFound) file(s), \(formatByteCount(report.bytesFound)); copied \(report.filesCopied) (\(formatByteCount(report.bytesCopied))), already on the share \(report.filesPresent) (\(formatByteCount(report.bytesPresent)))")
     for missing in report.missing { print("  missing: \(missing)") }
     if let submit {

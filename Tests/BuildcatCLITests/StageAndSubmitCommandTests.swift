@@ -71,12 +71,15 @@ import Testing
         #expect(twice.status == 4)
         #expect(twice.standardError.contains("--again"))
         #expect(try buildcat(arguments + ["--again"], cache: directory("cache")).status == 0)
+        // Other frames of the same submission are another request.
+        let otherFrames = ["submit", "--share", share.string, "--redis", server.url, "--frames", "4-5", submission]
+        #expect(try buildcat(otherFrames, cache: directory("cache")).status == 0)
         // Not on a terminal, progress is a plain line per phase on standard error.
-        let plain = try buildcat(["stage", "--share", share.string, Self.fixtures.appending("linked.blend").string], cache: directory("cache"))
+        let plain = try buildcat(["stage", "--share", share.string, Self.fixtures.appending("linked.blend").string], cache: directory("fresh-cache"))
         #expect(plain.standardError.contains("scanning…\nstoring… 3 file(s)"))
         #expect(!plain.standardError.contains("\r"))
         let length = try run(try TestEnvironment.program("redis-cli", package: "redis-tools"), ["-p", String(server.port), "LLEN", "rq:queue:default"])
-        #expect(length.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "6")
+        #expect(length.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "8")
     }
 
     @Test func redisDownKeepsTheStagedSubmissionAndSaysHowToQueueIt() throws {

@@ -86,6 +86,31 @@ import Testing
         #expect(again.filesPresent == 6)
     }
 
+    /// Staged again with every digest in the hash cache and nothing changed: the earlier
+    /// submission is the answer, and nothing is written. A changed file makes a new one.
+    @Test func anUnchangedRestagingFindsTheEarlierSubmission() throws {
+        let directory = TemporaryDirectory()
+        let store = try store(directory)
+        let project = directory("project")
+        #expect(try run("/bin/cp", ["-r", Self.fixtures.string, project.string]).status == 0)
+        let cache = HashCache(directory: directory("cache"), racyWindowNanoseconds: 0)
+        let scene = project.appending("linked.blend")
+        let first = try Stager(store: store, cache: cache).stage([scene])
+        #expect(!first.reused)
+        let again = try Stager(store: store, cache: cache).stage([scene])
+        #expect(again.reused)
+        #expect(again.submission == first.submission)
+        #expect(again.manifestHash == first.manifestHash)
+        #expect(again.filesCopied == 0 && again.filesPresent == first.filesFound)
+        #expect(try DirectoryWalker.names(in: store.root.appending("submissions")).count == 1)
+
+        try writeFile(project.appending("assets/textures/wood.png"), "repainted")
+        let changed = try Stager(store: store, cache: cache).stage([scene])
+        #expect(!changed.reused)
+        #expect(changed.submission != first.submission)
+        #expect(changed.filesCopied == 1)
+    }
+
     @Test func missingFilesAreAllListedAndNothingIsStaged() throws {
         let directory = TemporaryDirectory()
         let store = try store(directory)

@@ -60,6 +60,6 @@ public final class BlendFormat: SceneFormat {
     }
 
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
-        try BlendRewriter.rewrite(path, changes: changes, to: output)
+        try BlendRewriter.rewrite(try open(path), changes: changes, to: output)
     }
 }

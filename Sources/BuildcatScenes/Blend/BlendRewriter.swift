@@ -23,7 +23,12 @@ public enum BlendRewriter {
     ///   (never truncated), contains a NUL byte, or when the elements of one sequencer strip
     ///   would need different directories; errors of reading and writing, naming the file.
     public static func rewrite(_ scene: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
-        let file = try BlendFile(path: scene)
+        try rewrite(try BlendFile(path: scene), changes: changes, to: output)
+    }
+
+    /// Rewrites a file already open (say from the scan that found the references).
+    static func rewrite(_ file: BlendFile, changes: [ReferenceChange], to output: FilePath) throws {
+        let scene = file.path
         let patches = try self.patches(for: changes, scene: displayPath(scene))
         let size = file.storage.size
         for (location, _) in patches where location.offset < 0 || location.offset + Int64(location.capacity) > size {
@@ -88,9 +93,12 @@ public enum BlendRewriter {
             while index < ordered.count, ordered[index].key.offset < end {
                 let (location, value) = ordered[index]
                 let field = value + [UInt8](repeating: 0, count: location.capacity - value.count)
-                for (position, byte) in field.enumerated() {
-                    let at = location.offset + Int64(position)
-                    if at >= offset && at < end { chunk[Int(at - offset)] = byte }
+                // The part of the field inside this piece.
+                let from = max(location.offset, offset)
+                let to = min(location.offset + Int64(location.capacity), end)
+                if from < to {
+                    let source = Int(from - location.offset)..<Int(to - location.offset)
+                    chunk.replaceSubrange(Int(from - offset)..<Int(to - offset), with: field[source])
                 }
                 if location.offset + Int64(location.capacity) <= end { next = index + 1 }
                 index += 1
