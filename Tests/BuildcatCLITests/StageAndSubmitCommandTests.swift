@@ -192,3 +192,24 @@ import Testing
         #expect(try FileSystem.readAll(staged) == Array("real texture".utf8))
     }
 }
+
+@Suite struct ReadOnlyShareStagingTests {
+    /// A share mounted read-only: staging fails with the reason and the share, writing nothing.
+    @Test func aReadOnlyShareFailsWithTheReason() throws {
+        let directory = TemporaryDirectory()
+        let share = directory("share")
+        try FileSystem.createDirectories(share)
+        let output = try shell("""
+            mount -t tmpfs -o size=16m tmpfs "$SHARE" || exit 99
+            "$BUILDCAT" store init --share "$SHARE" >/dev/null || exit 98
+            mount -o remount,ro "$SHARE" || exit 97
+            "$BUILDCAT" stage --share "$SHARE" "$SCENE"; echo "stage=$?"
+            echo "files=$(find "$SHARE" -type f | wc -l)"
+            """, ["BUILDCAT": TestEnvironment.buildcat, "SHARE": share.string,
+                  "SCENE": StageAndSubmitCommandTests.fixtures.appending("linked.blend").string,
+                  "BUILDCAT_CACHE_DIR": directory("cache").string], namespace: true)
+        #expect(output.stdoutText.hasSuffix("stage=1\nfiles=0\n"), "\(output.stdoutText)\(output.standardError)")
+        #expect(output.standardError.contains("Read-only file system"))
+        #expect(output.standardError.contains(share.string))
+    }
+}
