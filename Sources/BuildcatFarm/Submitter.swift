@@ -66,8 +66,20 @@ public struct Submitter {
         return (scenes.compactMap(\.text), hash)
     }
 
+    /// Checks an output pattern: relative to the submission, inside it, with `#` for the frame.
+    public static func validate(output: String) throws {
+        let parts = output.split(separator: "/", omittingEmptySubsequences: false)
+        guard !output.isEmpty, !output.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0.isEmpty }) else {
+            throw SubmitError(message: "--output '\(output)' must be a path inside the submission (relative, no '..'), like outputs/frame_####")
+        }
+        guard output.contains("#") else {
+            throw SubmitError(message: "--output '\(output)' has no '#' for the frame number: every frame would overwrite the same file")
+        }
+    }
+
     /// The jobs for a submission's frames, without queueing them.
     public func jobs(_ submission: String, frames: FrameSpec, chunk: Int) throws -> [RQJob] {
+        try Self.validate(output: output)
         let (scenes, manifestHash) = try record(submission)
         guard let scene = scenes.first else { throw SubmitError(message: "submission \(submission) records no scene") }
         // Every job's arguments are the same but for its frames: serialize the rest once.

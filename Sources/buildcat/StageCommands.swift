@@ -41,6 +41,12 @@ struct FrameOptions: ParsableArguments {
 
     func spec() throws -> FrameSpec {
         guard chunk >= 1 else { throw ValidationError("--chunk must be at least 1") }
+        guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
+        do {
+            try Submitter.validate(output: output)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         do {
             return try FrameSpec(frames)
         } catch {

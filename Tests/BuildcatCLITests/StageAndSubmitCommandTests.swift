@@ -124,6 +124,11 @@ import Testing
         let output = try buildcat(["stage-and-submit", "--share", directory.path.string, "--frames", "10-1", "x.blend"], cache: directory("cache"))
         #expect(output.status == 64)
         #expect(output.standardError.contains("ends before it starts"))
+        for (pattern, reason) in [("../../etc/frame_####", "inside the submission"), ("/tmp/x####", "inside the submission"), ("outputs/final.exr", "no '#'")] {
+            let bad = try buildcat(["stage-and-submit", "--share", directory.path.string, "--frames", "1", "--output", pattern, "x.blend"], cache: directory("cache"))
+            #expect(bad.status == 64)
+            #expect(bad.standardError.contains(reason), "\(pattern): \(bad.standardError)")
+        }
     }
 }
 
