@@ -100,10 +100,16 @@ public struct Submitter {
         var payloadHead: [UInt8] = Array("[".utf8)
         JSONWriter.appendString(function, to: &payloadHead)
         payloadHead += Array(#",null,[],{"frames":"#.utf8)
-        return frames.chunks(of: chunk).map { frames in
-            let list = frames.map(String.init).joined(separator: ",")
-            return RQJob(function: function, payload: payloadHead + Array("[\(list)]".utf8) + payloadTail, timeout: timeout,
-                         description: "\(function)(frames=[\(frames.map(String.init).joined(separator: ", "))]\(descriptionTail))")
+        let chunks = frames.chunks(of: chunk)
+        let ids = RQJob.newIDs(chunks.count)
+        return zip(ids, chunks).map { id, frames in
+            let list = frames.map(String.init)
+            var payload = payloadHead
+            payload.reserveCapacity(payloadHead.count + payloadTail.count + 8 * frames.count + 2)
+            payload += Array("[\(list.joined(separator: ","))]".utf8)
+            payload += payloadTail
+            return RQJob(id: id, function: function, payload: payload, timeout: timeout,
+                         description: "\(function)(frames=[\(list.joined(separator: ", "))]\(descriptionTail))")
         }
     }
 
