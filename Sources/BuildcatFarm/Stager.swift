@@ -103,10 +103,10 @@ public struct Stager {
 
         // Every file once, however many references use it; scene files are staged rewritten.
         let sceneKeys = Set(scan.scenes.map { $0.path.bytes })
-        var assets: [(source: FilePath, checkout: [UInt8])] = []
+        var assets: [(source: FilePath, checkout: [UInt8], status: FileStatus)] = []
         var seen: Set<[UInt8]> = []
         for asset in scan.assets where !sceneKeys.contains(asset.file.path.bytes) && seen.insert(asset.file.path.bytes).inserted {
-            assets.append((asset.file.path, layout.checkoutPath(for: asset.file.path)))
+            assets.append((asset.file.path, layout.checkoutPath(for: asset.file.path), asset.file.status))
         }
         report.filesFound = assets.count + scan.scenes.count
         var sizes: [[UInt8]: Int64] = [:]
@@ -127,7 +127,7 @@ public struct Stager {
         // Staged before, unchanged (every digest from the hash cache, none read): the earlier
         // submission is this one. Building a second checkout of the same files would cost a
         // hard link per file and copy nothing.
-        if let cached = cachedDigests(assets.map(\.source)) {
+        if let cached = cachedDigests(assets.map { ($0.source, $0.status) }) {
             let key = stagingKey(assets: zip(assets.map(\.checkout), cached).map { ($0, $1) },
                                  scenes: zip(rewrittenScenes.map(\.checkout), sceneDigests.map(\.digest)).map { ($0, $1) })
             if let earlier = try earlierStaging(key, report: report) { return earlier }
@@ -149,7 +149,7 @@ public struct Stager {
             progress?(StageProgress(phase: .checkout))
             var failures: [FileSystemError] = []
             var assetDigests: [([UInt8], XXH128Digest)] = []
-            for ((_, checkout), result) in zip(assets, puts) {
+            for ((_, checkout, _), result) in zip(assets, puts) {
                 switch result {
                 case .success(let put):
                     count(put, into: &report)
@@ -211,14 +211,14 @@ public struct Stager {
         }
     }
 
-    /// The digests of all `paths` if the hash cache has every one (a stat each, no reads).
-    private func cachedDigests(_ paths: [FilePath]) -> [XXH128Digest]? {
+    /// The digests of all files if the hash cache has every one, judged by the status the scan
+    /// saw (no reads, no further stat).
+    private func cachedDigests(_ files: [(path: FilePath, status: FileStatus)]) -> [XXH128Digest]? {
         guard let cache else { return nil }
         var digests: [XXH128Digest] = []
-        digests.reserveCapacity(paths.count)
-        for path in paths {
-            guard let absolute = try? FileSystem.absolute(path), let status = try? FileSystem.status(of: path),
-                  let digest = cache.digest(forPath: absolute.bytes, status: status) else { return nil }
+        digests.reserveCapacity(files.count)
+        for (path, status) in files {
+            guard let absolute = try? FileSystem.absolute(path), let digest = cache.digest(forPath: absolute.bytes, status: status) else { return nil }
             digests.append(digest)
         }
         return digests

@@ -82,7 +82,9 @@ public struct SceneReference: Sendable {
 /// A file a reference stands for, after its pattern is expanded.
 public struct ReferencedFile: Sendable {
     public var path: FilePath
-    public var size: Int64
+    /// The file's status when the scan found it (its target's, for a symlink).
+    public var status: FileStatus
+    public var size: Int64 { status.size }
     /// The frame it serves, for frame sequences.
     public var frame: Int?
 }

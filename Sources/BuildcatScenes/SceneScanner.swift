@@ -94,13 +94,13 @@ struct DirectoryListings {
         switch reference.pattern {
         case .file:
             guard let status = try? FileSystem.status(of: path), status.isRegularFile else { return [] }
-            return [ReferencedFile(path: path, size: status.size, frame: nil)]
+            return [ReferencedFile(path: path, status: status, frame: nil)]
         case .directory:
             guard (try? FileSystem.status(of: path))?.isDirectory == true,
                   let listing = try? DirectoryWalker(includeHidden: true).walk(path) else { return [] }
             return listing.files
                 .filter { file in reference.fileNamePrefix.map { file.relativePath.starts(with: $0) } ?? true }
-                .map { ReferencedFile(path: $0.path, size: $0.status.size, frame: nil) }
+                .map { ReferencedFile(path: $0.path, status: $0.status, frame: nil) }
         case .frameSequence, .udim:
             var directory = path
             guard let name = directory.lastComponent.map({ FilePath(root: nil, [$0]).bytes }) else { return [] }
@@ -113,7 +113,7 @@ struct DirectoryListings {
                 guard let split = Self.splitAtLastNumber(name) else {
                     // No number to vary: the one file it names.
                     guard let status = try? FileSystem.status(of: path), status.isRegularFile else { return [] }
-                    return [ReferencedFile(path: path, size: status.size, frame: nil)]
+                    return [ReferencedFile(path: path, status: status, frame: nil)]
                 }
                 key = NumberedKey(head: split.head, tail: split.tail)
             }
@@ -122,7 +122,7 @@ struct DirectoryListings {
                 if reference.pattern == .udim && !(1001...2000).contains(match.number) { return nil }
                 let file = directory.appending(FilePath.Component(bytes: match.name))
                 guard let status = try? FileSystem.status(of: file), status.isRegularFile else { return nil }
-                return ReferencedFile(path: file, size: status.size, frame: reference.pattern == .frameSequence ? match.number : nil)
+                return ReferencedFile(path: file, status: status, frame: reference.pattern == .frameSequence ? match.number : nil)
             }
         }
     }
