@@ -117,21 +117,26 @@ public struct Stager {
 
         try store.checkInitialized()
         let buffer = StreamBuffer()
+
+        // What makes this staging what it is: every file's checkout path and content, the
+        // scenes by their content as authored (their rewriting follows from the layout).
+        let sceneSources = try scan.scenes.map { scene in
+            (checkout: layout.checkoutPath(for: scene.path), digest: try sourceDigest(of: scene.path, buffer: buffer))
+        }
+        // Staged before, unchanged (every digest from the hash cache, none read): the earlier
+        // submission is this one. Building a second checkout of the same files would cost a
+        // hard link per file and copy nothing.
+        if let cached = cachedDigests(assets.map { ($0.source, $0.status) }) {
+            let key = stagingKey(assets: zip(assets.map(\.checkout), cached).map { ($0, $1) }, scenes: sceneSources.map { ($0.checkout, $0.digest) })
+            if let earlier = try earlierStaging(key, report: report) { return earlier }
+        }
+
         // The scenes rewritten to point into the checkout, in a scratch folder on the share.
         let temporaryDirectory = store.temporaryDirectory.appending("stage-\(submission)")
         try FileSystem.createDirectories(temporaryDirectory)
         defer { _ = try? removeTree(temporaryDirectory) }
         let rewrittenScenes = try rewriteScenes(scan, layout: layout, into: temporaryDirectory, formats: formats)
         let sceneDigests = try rewrittenScenes.map { try XXH128Hasher.hashFile(at: $0.file, buffer: buffer) }
-
-        // Staged before, unchanged (every digest from the hash cache, none read): the earlier
-        // submission is this one. Building a second checkout of the same files would cost a
-        // hard link per file and copy nothing.
-        if let cached = cachedDigests(assets.map { ($0.source, $0.status) }) {
-            let key = stagingKey(assets: zip(assets.map(\.checkout), cached).map { ($0, $1) },
-                                 scenes: zip(rewrittenScenes.map(\.checkout), sceneDigests.map(\.digest)).map { ($0, $1) })
-            if let earlier = try earlierStaging(key, report: report) { return earlier }
-        }
 
         let submissionRoot = store.share.appending(directory)
         let files = submissionRoot.appending("files")
@@ -175,7 +180,7 @@ public struct Stager {
             try FileSystem.writeAtomically(manifestBytes, to: submissionRoot.appending("manifest.json"))
             report.manifestHash = XXH128Hasher.digest(of: manifestBytes).hex
             try FileSystem.writeAtomically(submissionRecord(report, project: layout.project), to: submissionRoot.appending("submission.json"))
-            let key = stagingKey(assets: assetDigests, scenes: zip(rewrittenScenes.map(\.checkout), sceneDigests.map(\.digest)).map { ($0, $1) })
+            let key = stagingKey(assets: assetDigests, scenes: sceneSources.map { ($0.checkout, $0.digest) })
             try FileSystem.createDirectories(stagingIndex)
             try FileSystem.writeAtomically(Array(submission.utf8), to: stagingIndex.appending(key.hex))
         } catch {
@@ -224,9 +229,17 @@ public struct Stager {
         return digests
     }
 
+    /// A scene file's digest as authored, through the hash cache (recorded for the next time).
+    private func sourceDigest(of scene: FilePath, buffer: StreamBuffer) throws -> XXH128Digest {
+        let (results, _) = FileHashingService(cache: cache).hash([try FileSystem.absolute(scene)])
+        return try results[0].get().digest
+    }
+
     /// What a checkout holds, as one digest: every path with its content's digest, in order.
+    /// The version in the prefix changes whenever the rewriting rules do, so that a staging made
+    /// by an older Buildcat is never taken for one this version would make.
     private func stagingKey(assets: [([UInt8], XXH128Digest)], scenes: [([UInt8], XXH128Digest)]) -> XXH128Digest {
-        var text: [UInt8] = Array("buildcat-staging-1\n".utf8)
+        var text: [UInt8] = Array("buildcat-staging-2 rewrite-1\n".utf8)
         for (path, digest) in (assets + scenes).sorted(by: { $0.0.lexicographicallyPrecedes($1.0) }) {
             text += digest.hexBytes + [0x20] + path + [0x0A]
         }
