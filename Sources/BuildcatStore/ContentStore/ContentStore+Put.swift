@@ -75,8 +75,9 @@ extension ContentStore {
     /// recording the ones it computes.
     ///
     /// Files are copied in batches; each batch is flushed with one `syncfs` before its objects
-    /// are named (and once more after), instead of an fsync per object, which on a journaling
-    /// file system costs a commit each. Writeback of each copy starts as soon as it is written.
+    /// are named, and the names once more at the end, instead of an fsync per object, which on
+    /// a journaling file system costs a commit each. Writeback of each copy starts as soon as it
+    /// is written.
     /// - Returns: per file, in order, what storing it did or why it failed.
     /// - Parameter progress: called (from any thread) as each file is done, with its size.
     public func putAll(_ paths: [FilePath], cache: HashCache?, threads: Int = Parallel.processorCount,
@@ -86,6 +87,15 @@ extension ContentStore {
         for start in stride(from: 0, to: paths.count, by: Self.putBatchSize) {
             let batch = Array(paths[start..<min(paths.count, start + Self.putBatchSize)])
             results += putBatch(batch, cache: cache, threads: threads, progress: progress)
+        }
+        // The new names themselves, durable before anyone is told they exist: once for all
+        // batches (each batch's data was flushed before its objects were named).
+        guard results.contains(where: { (try? $0.get().outcome) == .stored }) else { return results }
+        do {
+            try FileSystem.syncFileSystem(containing: objectsDirectory)
+        } catch {
+            let failure = Self.fileSystemError(error, storing: objectsDirectory)
+            return results.map { $0.flatMap { $0.outcome == .stored ? .failure(failure) : .success($0) } }
         }
         return results
     }
@@ -142,13 +152,6 @@ extension ContentStore {
                     }
                 }.mapError { Self.fileSystemError($0, storing: path) })
             }
-        }
-        // The new names themselves, durable before anyone is told they exist.
-        do {
-            try FileSystem.syncFileSystem(containing: objectsDirectory)
-        } catch {
-            let failure = Self.fileSystemError(error, storing: objectsDirectory)
-            return results.map { $0.flatMap { $0.outcome == .stored ? .failure(failure) : .success($0) } }
         }
         return results
     }
