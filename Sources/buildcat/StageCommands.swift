@@ -62,6 +62,7 @@ enum StageExit {
 }
 
 let stageExitCodes = """
+
     Exit status: 0 on success; 1 when files could not be read or stored; 3 when files the \
     scenes use are missing (all are listed; nothing is staged); 4 when Redis cannot be reached \
     or refuses (a staged submission is kept, and the message says how to queue it later).
@@ -76,7 +77,9 @@ struct StageCommand: ParsableCommand {
             file by content (unchanged files come from the hash cache and are not read), builds \
             the checkout buildcat/submissions/<id>/files/ in the project's layout (files from \
             outside the project under files/_external/), rewrites the scenes to point into it, \
-            and writes manifest.json and submission.json. Prints the submission id and directory.
+            and writes manifest.json and submission.json. Prints the submission id and directory. \
+            Staging content that is already staged (every file unchanged, by the hash cache) \
+            reports the submission that holds it and writes nothing.
 
             """ + stageExitCodes)
 
