@@ -157,7 +157,7 @@ public struct Stager {
             for ((_, checkout, _), result) in zip(assets, puts) {
                 switch result {
                 case .success(let put):
-                    count(put, into: &report)
+                    report.tally.add(put)
                     assetDigests.append((checkout, put.digest))
                     entries.append(try place(put, at: checkout, in: files, folders: &folders, buffer: buffer))
                 case .failure(let error):
@@ -169,7 +169,7 @@ public struct Stager {
             // 2. The rewritten scenes, stored like the rest.
             for (scene, digest) in zip(rewrittenScenes, sceneDigests) {
                 let put = try store.put(file: scene.file, known: digest, buffer: buffer)
-                count(put, into: &report)
+                report.tally.add(put)
                 entries.append(try place(put, at: scene.checkout, in: files, folders: &folders, buffer: buffer))
             }
 
@@ -263,10 +263,6 @@ public struct Stager {
         earlier.tally.filesPresent = report.filesFound
         earlier.tally.bytesPresent = report.bytesFound
         return earlier
-    }
-
-    private func count(_ put: PutResult, into report: inout StageReport) {
-        report.tally.add(put)
     }
 
     /// Materializes an object in the checkout and returns its manifest entry. Each folder of the

@@ -115,7 +115,12 @@ public struct Submitter {
 
     /// Queues the jobs; refuses a submission already queued unless `again`.
     public func submit(_ submission: String, frames: FrameSpec, chunk: Int, queue: String, redis: RedisConnection) throws -> SubmitReport {
-        let jobs = try jobs(submission, frames: frames, chunk: chunk)
+        try submit(try jobs(submission, frames: frames, chunk: chunk), of: submission, frames: frames, chunk: chunk, queue: queue, redis: redis)
+    }
+
+    /// Queues jobs made by `jobs(_:frames:chunk:)` (made first, so that a submission that cannot
+    /// be read fails before Redis is asked anything).
+    public func submit(_ jobs: [RQJob], of submission: String, frames: FrameSpec, chunk: Int, queue: String, redis: RedisConnection) throws -> SubmitReport {
         let key = Self.queuedKey(submission, frames: frames, chunk: chunk, queue: queue, output: output)
         let marker = JSONValue.object([("queue", .text(queue)), ("jobs", .integer(Int64(jobs.count)))]).serialized()
         let claimed = try redis.run(again ? ["SET", key, marker] : ["SET", key, marker, "NX"])

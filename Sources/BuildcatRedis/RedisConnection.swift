@@ -143,18 +143,8 @@ public final class RedisConnection {
     /// Sends every command of a buffer in one write and returns the replies in order.
     /// - Throws: `RedisError` when the connection breaks; error replies are `.error` values.
     public func pipeline(_ buffer: RedisCommandBuffer) throws(RedisError) -> [RedisValue] {
-        if context == nil { try connect() }
-        guard let context else { throw fail(.connection, "send", "not connected") }
-        let name = buffer.firstCommand ?? "(nothing)"
-        let appended = buffer.bytes.withUnsafeBufferPointer { raw in
-            raw.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
-        }
-        guard appended == REDIS_OK else {
-            let reason = Self.errorText(context)
-            drop()
-            throw fail(.connection, "send \(name)", reason)
-        }
-        return try replies(buffer.count, to: name, on: context)
+        try write(buffer)
+        return try readReplies(buffer.count, to: buffer.firstCommand ?? "(nothing)")
     }
 
     /// Sends the commands of a buffer now, without waiting for their replies: for pipelines

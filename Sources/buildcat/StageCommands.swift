@@ -220,9 +220,9 @@ func submitStaged(_ submission: String, share: ShareOptions, redis redisOptions:
     submitter.timeout = frames.timeout
     submitter.again = again
     do {
-        _ = try submitter.record(submission)
+        let jobs = try submitter.jobs(submission, frames: spec, chunk: frames.chunk)
         let redis = try RedisConnection(url: try redisOptions.url())
-        return try submitter.submit(submission, frames: spec, chunk: frames.chunk, queue: redisOptions.queueName, redis: redis)
+        return try submitter.submit(jobs, of: submission, frames: spec, chunk: frames.chunk, queue: redisOptions.queueName, redis: redis)
     } catch let error as RedisError {
         printError("\(error)")
         throw ExitCode(StageExit.redis)

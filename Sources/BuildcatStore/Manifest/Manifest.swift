@@ -52,20 +52,6 @@ public struct Manifest: Sendable, Equatable {
 
     public var totalSize: Int64 { entries.reduce(0) { $0 + $1.size } }
 
-    /// The entry for a path, by binary search over the canonical order.
-    public func entry(forPath path: [UInt8]) -> ManifestEntry? {
-        let key = FileNameEncoding.utf16(fromFileName: path)
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            let middleKey = FileNameEncoding.utf16(fromFileName: entries[middle].path)
-            if middleKey == key { return entries[middle] }
-            if middleKey.lexicographicallyPrecedes(key) { low = middle + 1 } else { high = middle }
-        }
-        return nil
-    }
-
     static func validate(path: [UInt8]) throws {
         let shown = displayBytes(path)
         guard !path.isEmpty else { throw ManifestError(reason: "a path is empty") }
