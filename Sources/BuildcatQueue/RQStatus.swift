@@ -93,34 +93,3 @@ public struct RQStatus: Sendable {
         return status
     }
 }
-
-/// Standard base64, for the error texts RQ 3 stores.
-enum Base64 {
-    static func decode(_ bytes: [UInt8]) -> [UInt8]? {
-        var values: [UInt8] = []
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - 65)
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - 71)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte + 4)
-            case UInt8(ascii: "+"): values.append(62)
-            case UInt8(ascii: "/"): values.append(63)
-            case UInt8(ascii: "="), 0x0A, 0x0D: continue
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(values.count * 3 / 4)
-        var index = 0
-        while index + 1 < values.count {
-            let chunk = values[index..<min(index + 4, values.count)].map(UInt32.init) + [0, 0, 0]
-            let triple = chunk[0] << 18 | chunk[1] << 12 | chunk[2] << 6 | chunk[3]
-            let available = min(values.count - index, 4)
-            out.append(UInt8(triple >> 16 & 0xFF))
-            if available > 2 { out.append(UInt8(triple >> 8 & 0xFF)) }
-            if available > 3 { out.append(UInt8(triple & 0xFF)) }
-            index += 4
-        }
-        return out
-    }
-}
