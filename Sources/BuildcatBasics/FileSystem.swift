@@ -98,6 +98,25 @@ public enum FileSystem {
     }
 
     /// Removes a file, ignoring one that is already gone; unlink(2).
+    /// Opens (creating) `path` and takes an exclusive `flock` on it; closing the descriptor
+    /// releases it.
+    public static func lockExclusively(_ path: FilePath) throws -> FileDescriptor {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, .readWrite, options: [.create, .closeOnExec],
+                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch let errno as Errno {
+            throw FileSystemError(operation: "open lock file", path: path, errno: errno)
+        }
+        while flock(descriptor.rawValue, LOCK_EX) != 0 {
+            if Glibc.errno == EINTR { continue }
+            let error = FileSystemError(operation: "lock", path: path, errno: currentErrno())
+            try? descriptor.close()
+            throw error
+        }
+        return descriptor
+    }
+
     public static func removeFile(_ path: FilePath) throws {
         let result = path.withPlatformString { unlink($0) }
         if result != 0 && Glibc.errno != ENOENT {

@@ -1,5 +1,6 @@
 import CBuildcatLinux
 import Dispatch
+import Glibc
 import Synchronization
 
 /// Runs independent pieces of blocking work (reads, hashes, copies) on all cores.
@@ -70,4 +71,28 @@ private final class ResultSlots<Value>: @unchecked Sendable {
     func store(_ value: Value, at index: Int) { slots[index] = value }
 
     func values() -> [Value] { slots.map { $0! } }
+}
+
+/// A thread of its own (not a pool's): for work that blocks on the network for its whole life,
+/// like a heartbeat, which must not wait behind a busy pool.
+public final class DedicatedThread: @unchecked Sendable {
+    private var thread = pthread_t()
+
+    public init(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let result = pthread_create(&thread, nil, { pointer in
+            let box = Unmanaged<Box>.fromOpaque(pointer!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(result == 0, "pthread_create failed: \(result)")  // only without resources
+    }
+
+    /// Waits for the thread's body to return.
+    public func join() { pthread_join(thread, nil) }
+
+    private final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
 }

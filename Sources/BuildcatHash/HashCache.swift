@@ -121,7 +121,7 @@ public final class HashCache: Sendable {
         let changed = state.withLock { $0.changed }
         guard !changed.isEmpty else { return }
         try FileSystem.createDirectories(directory)
-        let lock = try Self.lockExclusively(directory.appending(Self.lockName))
+        let lock = try FileSystem.lockExclusively(directory.appending(Self.lockName))
         defer { try? lock.close() }  // closing releases the flock
         // Re-read under the lock: another process may have saved since we loaded.
         var merged = (try? Self.load(directory.appending(Self.fileName))) ?? [:]
@@ -202,23 +202,6 @@ public final class HashCache: Sendable {
         }
         guard reader.isAtEnd else { throw damaged("it has bytes after its last entry") }
         return entries
-    }
-
-    static func lockExclusively(_ path: FilePath) throws -> FileDescriptor {
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(path, .readWrite, options: [.create, .closeOnExec],
-                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch let errno as Errno {
-            throw FileSystemError(operation: "open lock file", path: path, errno: errno)
-        }
-        while flock(descriptor.rawValue, LOCK_EX) != 0 {
-            if Glibc.errno == EINTR { continue }
-            let error = FileSystemError(operation: "lock", path: path, errno: currentErrno())
-            try? descriptor.close()
-            throw error
-        }
-        return descriptor
     }
 
     static func today() -> UInt32 {

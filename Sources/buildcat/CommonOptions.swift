@@ -65,15 +65,4 @@ func formatByteCount(_ bytes: Int64) -> String {
 
 /// The process's environment. (Foundation's `ProcessInfo` would do, at the price of loading
 /// Foundation: a quarter of a small command's run time.)
-func processEnvironment() -> [String: String] {
-    var result: [String: String] = [:]
-    var entry = environ
-    while let pointer = entry.pointee {
-        let text = String(cString: pointer)
-        if let equals = text.firstIndex(of: "=") {
-            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-        }
-        entry += 1
-    }
-    return result
-}
+func processEnvironment() -> [String: String] { currentEnvironment() }

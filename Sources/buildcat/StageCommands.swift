@@ -16,13 +16,16 @@ struct RedisOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The queue (default: $BUILDCAT_QUEUE, else `default`).", valueName: "name"))
     var queue: String?
 
-    func url() throws -> RedisURL {
-        let text = redis ?? processEnvironment()["BUILDCAT_REDIS"].flatMap { $0.isEmpty ? nil : $0 } ?? "redis://127.0.0.1:6379/0"
-        guard let url = RedisURL(text) else { throw ValidationError("'\(text)' is not a Redis URL (redis://[user:password@]host:port/db)") }
-        return url
-    }
+    func url() throws -> RedisURL { try resolveRedisURL(redis) }
 
     var queueName: String { queue ?? processEnvironment()["BUILDCAT_QUEUE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default" }
+}
+
+/// The Redis URL from a flag, else $BUILDCAT_REDIS, else the local default.
+func resolveRedisURL(_ flag: String?) throws -> RedisURL {
+    let text = flag ?? processEnvironment()["BUILDCAT_REDIS"].flatMap { $0.isEmpty ? nil : $0 } ?? "redis://127.0.0.1:6379/0"
+    guard let url = RedisURL(text) else { throw ValidationError("'\(text)' is not a Redis URL (redis://[user:password@]host:port/db)") }
+    return url
 }
 
 /// What frames to queue and how.

@@ -1,0 +1,101 @@
+import BuildcatBasics
+import Glibc
+import SystemPackage
+
+/// A renderer run as a child: argv (no shell), its own process group (so that stopping it
+/// stops everything it started, and a Ctrl-C meant for the worker does not reach it), an
+/// empty signal mask, stdin from /dev/null, stdout and stderr appended to a log file.
+public struct ChildProcess {
+    public enum Outcome: Sendable, Equatable {
+        case exited(Int32)
+        case killedBySignal(Int32)
+        /// Stopped by us, for this reason.
+        case stopped(String)
+    }
+
+    public var arguments: [String]
+    public var environment: [String: String]?
+    public var log: FilePath
+    /// How long to wait after SIGTERM before SIGKILL.
+    public var gracePeriodMilliseconds = 10_000
+
+    public init(arguments: [String], environment: [String: String]? = nil, log: FilePath) {
+        self.arguments = arguments
+        self.environment = environment
+        self.log = log
+    }
+
+    /// Starts the child and waits for it, collecting signals meanwhile.
+    /// - Parameters:
+    ///   - timeoutSeconds: stop the child after this long (nil: no limit).
+    ///   - stopReason: asked every half second; a non-nil answer stops the child with that reason.
+    /// - Throws: `FileSystemError` when the log cannot be opened, `SpawnError` when the program
+    ///   cannot be started.
+    public func run(signals: WorkerSignals, timeoutSeconds: Int?, stopReason: () -> String?) throws -> Outcome {
+        let logDescriptor = try FileDescriptor.open(log, .writeOnly, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        defer { try? logDescriptor.close() }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, logDescriptor.rawValue, STDOUT_FILENO)
+        posix_spawn_file_actions_adddup2(&actions, logDescriptor.rawValue, STDERR_FILENO)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let environmentList = (environment ?? currentEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { environmentList.forEach { free($0) } }
+        var pid = pid_t()
+        let result = arguments[0].contains("/")
+            ? posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environmentList)
+            : posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environmentList)
+        guard result == 0 else {
+            throw SpawnError(program: arguments[0], reason: String(cString: strerror(result)))
+        }
+
+        let started = monotonicMilliseconds()
+        var stopping: (reason: String, since: Int64)?
+        while true {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                if let stopping { return .stopped(stopping.reason) }
+                if status & 0x7F == 0 { return .exited((status >> 8) & 0xFF) }
+                return .killedBySignal(status & 0x7F)
+            }
+            signals.wait(milliseconds: 500)
+            let now = monotonicMilliseconds()
+            if let current = stopping {
+                if now - current.since > Int64(gracePeriodMilliseconds) { kill(-pid, SIGKILL) }
+                continue
+            }
+            var reason = stopReason()
+            if reason == nil, let timeoutSeconds, now - started > Int64(timeoutSeconds) * 1000 {
+                reason = "it ran longer than the job's timeout of \(timeoutSeconds) s"
+            }
+            if let reason {
+                stopping = (reason, now)
+                kill(-pid, SIGTERM)
+            }
+        }
+    }
+}
+
+/// A program that could not be started.
+public struct SpawnError: Error, CustomStringConvertible, Sendable {
+    public var program: String
+    public var reason: String
+    public var description: String { "cannot run \(program): \(reason)" }
+}
