@@ -43,8 +43,8 @@ let package = Package(
         .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"]),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
         .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
-        // The farm: staging, submitting (later: the worker, audit and clean-up).
-        .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue"]),
+        // The farm: staging, submitting, the worker (later: audit and clean-up).
+        .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue", "BuildcatRedis", "CBuildcatLinux"]),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
         .executableTarget(
             name: "buildcat",

@@ -36,6 +36,13 @@ public struct Submitter {
     public var timeout = 12 * 3600
     /// Queue again a submission that was queued before.
     public var again = false
+    /// RQ's `Retry`: how often a failed or abandoned chunk runs again, and the seconds to wait
+    /// before each retry.
+    public var retries = 0
+    public var retryIntervals: [Int] = []
+    /// How long a finished chunk's job and result stay in Redis: a week, so that the morning
+    /// after still finds the night's results (RQ's default is 500 s).
+    public var resultTTL = 7 * 24 * 3600
 
     public init(store: ContentStore) { self.store = store }
 
@@ -108,8 +115,12 @@ public struct Submitter {
             payload.reserveCapacity(payloadHead.count + payloadTail.count + 8 * frames.count + 2)
             payload += Array("[\(list.joined(separator: ","))]".utf8)
             payload += payloadTail
-            return RQJob(id: id, function: function, payload: payload, timeout: timeout,
-                         description: "\(function)(frames=[\(list.joined(separator: ", "))]\(descriptionTail))")
+            var job = RQJob(id: id, function: function, payload: payload, timeout: timeout,
+                            description: "\(function)(frames=[\(list.joined(separator: ", "))]\(descriptionTail))")
+            job.retries = retries
+            job.retryIntervals = retryIntervals
+            job.resultTTL = resultTTL
+            return job
         }
     }
 

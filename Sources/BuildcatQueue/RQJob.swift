@@ -15,6 +15,13 @@ public struct RQJob: Sendable {
     /// How long a worker may run the job, in seconds.
     public var timeout: Int
     public var description: String
+    /// RQ's `Retry(max:)`: how many times a failed or abandoned job runs again.
+    public var retries = 0
+    /// RQ's `Retry(interval:)`: seconds to wait before each retry (the last repeats); none:
+    /// at once.
+    public var retryIntervals: [Int] = []
+    /// How long the job and its result are kept after it finished (RQ's default: 500 s).
+    public var resultTTL: Int?
 
     public init(id: String = RQJob.newID(), function: String, arguments: [JSONValue] = [],
                 keywordArguments: [(key: String, value: JSONValue)] = [], timeout: Int = 180, description: String? = nil) {

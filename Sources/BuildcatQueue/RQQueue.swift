@@ -24,7 +24,15 @@ public struct RQQueue: Sendable {
         let emptyFields = ["success_callback_name", "failure_callback_name", "stopped_callback_name",
                            "started_at", "ended_at", "last_heartbeat", "worker_name", "group_id"]
         for job in jobs {
-            buffer.begin(2 + 2 * (7 + emptyFields.count), name: "HSET")
+            var optional: [(String, String)] = []
+            if job.retries > 0 {
+                optional.append(("retries_left", String(job.retries)))
+                if !job.retryIntervals.isEmpty {
+                    optional.append(("retry_intervals", "[\(job.retryIntervals.map(String.init).joined(separator: ", "))]"))
+                }
+            }
+            if let ttl = job.resultTTL { optional.append(("result_ttl", String(ttl))) }
+            buffer.begin(2 + 2 * (7 + emptyFields.count + optional.count), name: "HSET")
             buffer.appendArgument("HSET")
             buffer.appendArgument(RQJob.key(job.id))
             for (field, value) in [("created_at", stamp), ("origin", name), ("description", job.description),
@@ -37,6 +45,10 @@ public struct RQQueue: Sendable {
             for field in emptyFields {
                 buffer.appendArgument(field)
                 buffer.appendArgument("")
+            }
+            for (field, value) in optional {
+                buffer.appendArgument(field)
+                buffer.appendArgument(value)
             }
             buffer.begin(3, name: "RPUSH")
             buffer.appendArgument("RPUSH")

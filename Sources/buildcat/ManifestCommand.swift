@@ -82,7 +82,8 @@ struct ManifestDiffCommand: ParsableCommand {
             Files are compared by content: a file whose size matches its entry is hashed (through \
             the hash cache, so an unchanged file costs one stat) and compared by XXH3-128. A file \
             whose time changed but whose content did not is not listed. The set of files is the \
-            one `manifest snapshot` takes.
+            one `manifest snapshot` takes, less the manifest itself when it lies under the \
+            directory (as a render's outputs/manifest.json does).
 
             Output: one line per file, `new`, `modified` or `deleted`, then the path; with --json \
             an object {"new":[…],"modified":[…],"deleted":[…]} whose paths are written as \
@@ -109,7 +110,7 @@ struct ManifestDiffCommand: ParsableCommand {
             let manifestPath = try RawArguments.path(manifest)
             let recorded = try Manifest.decode(try FileSystem.readAll(manifestPath), source: displayPath(manifestPath))
             difference = try ManifestSnapshotter(hashing: cacheOptions.service(cache: cache))
-                .difference(between: recorded, and: try RawArguments.path(root))
+                .difference(between: recorded, and: try RawArguments.path(root), manifestFile: manifestPath)
         } catch {
             printError("\(error)")
             throw ExitCode(2)

@@ -42,9 +42,26 @@ struct FrameOptions: ParsableArguments {
     @Option(help: "How long a job may run, in seconds.")
     var timeout: Int = 12 * 3600
 
+    @Option(help: "How many times a chunk that fails, or whose worker dies, runs again (RQ's Retry).")
+    var retries: Int = 0
+
+    @Option(help: ArgumentHelp("Seconds to wait before a retry; several, comma-separated, for each retry in turn (the last repeats).", valueName: "seconds"))
+    var retryInterval: String?
+
+    func intervals() throws -> [Int] {
+        guard let retryInterval else { return [] }
+        let values = retryInterval.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+            throw ValidationError("--retry-interval '\(retryInterval)' must be whole seconds, like 60 or 10,60,300")
+        }
+        return values.compactMap { $0 }
+    }
+
     func spec() throws -> FrameSpec {
         guard chunk >= 1 else { throw ValidationError("--chunk must be at least 1") }
         guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
+        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+        if try !intervals().isEmpty && retries == 0 { throw ValidationError("--retry-interval needs --retries") }
         do {
             try Submitter.validate(output: output)
         } catch {
@@ -221,6 +238,8 @@ func submitStaged(_ submission: String, share: ShareOptions, redis redisOptions:
     var submitter = Submitter(store: try share.store())
     submitter.output = frames.output
     submitter.timeout = frames.timeout
+    submitter.retries = frames.retries
+    submitter.retryIntervals = try frames.intervals()
     submitter.again = again
     do {
         let jobs = try submitter.jobs(submission, frames: spec, chunk: frames.chunk)

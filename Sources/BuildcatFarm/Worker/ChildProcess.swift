@@ -1,10 +1,12 @@
 import BuildcatBasics
+import CBuildcatLinux
 import Glibc
 import SystemPackage
 
 /// A renderer run as a child: argv (no shell), its own process group (so that stopping it
 /// stops everything it started, and a Ctrl-C meant for the worker does not reach it), an
-/// empty signal mask, stdin from /dev/null, stdout and stderr appended to a log file.
+/// empty signal mask, stdin from /dev/null, stdout and stderr appended to a log file, and
+/// killed by the kernel if the worker dies (`buildcat_spawn_guarded`).
 public struct ChildProcess {
     public enum Outcome: Sendable, Equatable {
         case exited(Int32)
@@ -34,35 +36,13 @@ public struct ChildProcess {
     public func run(signals: WorkerSignals, timeoutSeconds: Int?, stopReason: () -> String?) throws -> Outcome {
         let logDescriptor = try FileDescriptor.open(log, .writeOnly, options: [.create, .append, .closeOnExec], permissions: [.ownerReadWrite, .groupRead, .otherRead])
         defer { try? logDescriptor.close() }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, logDescriptor.rawValue, STDOUT_FILENO)
-        posix_spawn_file_actions_adddup2(&actions, logDescriptor.rawValue, STDERR_FILENO)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let environmentList = (environment ?? currentEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environmentList.forEach { free($0) } }
-        var pid = pid_t()
-        let result = arguments[0].contains("/")
-            ? posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environmentList)
-            : posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environmentList)
-        guard result == 0 else {
-            throw SpawnError(program: arguments[0], reason: String(cString: strerror(result)))
+        let pid = buildcat_spawn_guarded(arguments[0], argv, environmentList, logDescriptor.rawValue)
+        guard pid > 0 else {
+            throw SpawnError(program: arguments[0], reason: String(cString: strerror(errno)))
         }
 
         let started = monotonicMilliseconds()

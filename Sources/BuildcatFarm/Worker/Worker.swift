@@ -126,11 +126,12 @@ public final class Worker {
     private func execute(_ job: RQClaimedJob, heartbeat: Heartbeat) -> Outcome {
         log("job \(job.id) from \(job.queue): \(job.description)")
         let started = monotonicMilliseconds()
-        if let problem = job.payloadProblem { return .failed("JobFailure: \(problem)") }
-        guard let function = job.function, let body = Self.functions[function] else {
+        guard let function = job.function else { return .failed("JobFailure: \(job.payloadProblem ?? "no function")") }
+        guard let body = Self.functions[function] else {
             let known = Self.functions.keys.sorted().joined(separator: ", ")
-            return .failed("UnknownFunction: this worker does not run '\(job.function ?? "?")'; it runs \(known)")
+            return .failed("UnknownFunction: this worker does not run '\(function)'; it runs \(known)")
         }
+        if let problem = job.payloadProblem { return .failed("JobFailure: \(problem)") }
         let context = JobContext(job: job, configuration: configuration, signals: signals, cache: cache,
                                  jobLost: { heartbeat.jobLost }, log: log)
         do {

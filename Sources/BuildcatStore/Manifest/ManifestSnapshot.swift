@@ -79,10 +79,15 @@ public struct ManifestSnapshotter: Sendable {
 
     /// Compares the files under `root` with `manifest` by content: a file whose size matches is
     /// hashed (through the cache, so unchanged files cost a stat) and compared by digest.
+    /// - Parameter manifestFile: where the manifest itself is; when it lies under `root` (as
+    ///   `outputs/manifest.json` does), it is not a difference: no manifest can list itself.
     /// - Throws: as `snapshot(root:)`.
-    public func difference(between manifest: Manifest, and root: FilePath) throws -> ManifestDifference {
+    public func difference(between manifest: Manifest, and root: FilePath, manifestFile: FilePath? = nil) throws -> ManifestDifference {
         let absoluteRoot = try FileSystem.absolute(root)
-        let listing = try walker.walk(absoluteRoot)
+        var listing = try walker.walk(absoluteRoot)
+        if let manifestFile, let itself = try? FileSystem.absolute(manifestFile).lexicallyNormalized() {
+            listing.files.removeAll { $0.path.lexicallyNormalized() == itself }
+        }
         var recorded: [[UInt8]: ManifestEntry] = [:]
         recorded.reserveCapacity(manifest.entries.count)
         for entry in manifest.entries { recorded[entry.path] = entry }
