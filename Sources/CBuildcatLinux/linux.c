@@ -55,7 +55,7 @@ int buildcat_start_writeback(int fd) {
     return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
-pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd) {
+pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd, int death_signal) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
     pid_t parent = getpid();
@@ -69,7 +69,7 @@ pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const e
     }
     if (pid == 0) {
         // Only async-signal-safe calls from here on.
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_PDEATHSIG, death_signal);
         if (getppid() != parent) _exit(127);  // the parent died before the line above
         setpgid(0, 0);
         struct sigaction action;

@@ -23,7 +23,7 @@ struct Buildcat: ParsableCommand {
               64  the command line was wrong (see the subcommand's --help)
             """,
         version: version,
-        subcommands: [StageAndSubmitCommand.self, StageCommand.self, SubmitCommand.self, WorkerCommand.self, StatusCommand.self, VerifyCommand.self, ServerCommand.self, ScanCommand.self, HashCommand.self, ManifestCommand.self, StoreCommand.self, VersionCommand.self]
+        subcommands: [StageAndSubmitCommand.self, StageCommand.self, SubmitCommand.self, WorkerCommand.self, WorkersCommand.self, StatusCommand.self, VerifyCommand.self, ServerCommand.self, ScanCommand.self, HashCommand.self, ManifestCommand.self, StoreCommand.self, VersionCommand.self]
     )
 }
 

@@ -38,10 +38,20 @@ struct WorkerCommand: ParsableCommand {
             a wrong command line.
             """)
 
+    @OptionGroup var options: WorkerOptions
+
+    func run() throws {
+        let status = Worker(configuration: try options.configuration(), log: workerLog).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// What a worker is told: by `buildcat worker`, and passed on by `buildcat workers`.
+struct WorkerOptions: ParsableArguments {
+    @OptionGroup var shareOptions: ShareOptions
+
     @Argument(help: ArgumentHelp("Queues to take jobs from, in priority order (default: $BUILDCAT_QUEUE, else `default`).", valueName: "queue"))
     var queues: [String] = []
-
-    @OptionGroup var shareOptions: ShareOptions
 
     @Option(help: ArgumentHelp("The farm's Redis: redis://[user:password@]host:port/db (default: $BUILDCAT_REDIS, else redis://127.0.0.1:6379/0).", valueName: "url"))
     var redis: String?
@@ -73,7 +83,7 @@ struct WorkerCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func configuration() throws -> WorkerConfiguration {
         let environment = processEnvironment()
         let queueNames = queues.isEmpty ? [environment["BUILDCAT_QUEUE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"] : queues
         let store = try shareOptions.store()
@@ -95,9 +105,20 @@ struct WorkerCommand: ParsableCommand {
         configuration.verificationCache = HashCache.defaultDirectory(environment: environment).appending("verify")
         configuration.blender = blender ?? environment["BUILDCAT_BLENDER"].flatMap { $0.isEmpty ? nil : $0 } ?? "blender"
         configuration.version = Buildcat.version
-        let worker = Worker(configuration: configuration, log: workerLog)
-        let status = worker.run()
-        if status != 0 { throw ExitCode(status) }
+        return configuration
+    }
+
+    /// The command line that gives a worker these options; `name` replaces --name.
+    func commandLine(name: String?) -> [String] {
+        var arguments = ["worker"]
+        if let share = shareOptions.share { arguments += ["--share", share] }
+        if let redis { arguments += ["--redis", redis] }
+        if let name { arguments += ["--name", name] }
+        if burst { arguments.append("--burst") }
+        if let maxJobs { arguments += ["--max-jobs", String(maxJobs)] }
+        arguments += ["--verify", verify, "--heartbeat", String(heartbeat)]
+        if let blender { arguments += ["--blender", blender] }
+        return arguments + ["--"] + queues
     }
 }
 

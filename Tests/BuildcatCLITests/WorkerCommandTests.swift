@@ -245,3 +245,49 @@ import Testing
         #expect(lazy.contains("frame 2: no file frame_0002* was written"))
     }
 }
+
+/// `buildcat workers -n N`: N workers, one restarted when it dies, all stopped by one signal.
+@Suite struct WorkersCommandTests {
+    @Test func superviseRestartsAWorkerThatDiesAndStopsAllOnSIGTERM() throws {
+        let farm = try TestFarm()
+        let (_, jobs) = try farm.stageAndSubmit(["--frames", "1-6", "--retries", "2"])
+        var environment = TestEnvironment.environment(farm.environment)
+        environment["BUILDCAT_BLENDER"] = farm.directory("stand-in-blender").string
+        environment["STANDIN_RECORD"] = farm.standInRecord.string
+        environment["STANDIN_SLEEP"] = "1"
+        let supervisor = try BackgroundProcess(TestEnvironment.buildcat, ["workers", "-n", "2", "--name", "node", "--heartbeat", "1"],
+                                               environment: environment, output: farm.directory("workers.log"))
+        /// The pid a live registered worker gives, as RQ lists workers.
+        func workerPid(_ name: String) throws -> Int32? {
+            let output = try run(TestEnvironment.peersVenv + "/bin/python", ["-c", """
+                import sys
+                from redis import Redis
+                from rq import Worker
+                connection = Redis.from_url(sys.argv[1])
+                names = [worker.name for worker in Worker.all(connection=connection)]
+                print(connection.hget("rq:worker:" + sys.argv[2], "pid").decode() if sys.argv[2] in names else "")
+                """, farm.server.url, name])
+            return Int32(output.stdoutText.filter(\.isNumber))
+        }
+        var first: Int32?
+        #expect(try eventually {
+            first = try workerPid("node.1")
+            let second = try workerPid("node.2")
+            return first != nil && second != nil
+        }, "\(supervisor.text)")
+        kill(try #require(first), SIGKILL)
+        // Started again under its name: the killed one's registration is from this host, by a
+        // process that is gone, so the new worker takes it over.
+        #expect(try eventually(seconds: 60) {
+            let again = try workerPid("node.1")
+            return again != nil && again != first
+        }, "\(supervisor.text)")
+        #expect(supervisor.text.contains("was killed by signal 9; starting it again"))
+        #expect(try eventually(seconds: 60) { try jobs.allSatisfy { try farm.rqJob($0)["status"] as? String == "finished" } }, "\(supervisor.text)")
+        supervisor.signal(SIGTERM)
+        #expect(supervisor.wait(seconds: 30) == 0, "\(supervisor.text)")
+        #expect(supervisor.text.contains("all workers stopped"))
+        let left = [try workerPid("node.1"), try workerPid("node.2")]
+        #expect(left == [nil, nil], "both unregistered")
+    }
+}

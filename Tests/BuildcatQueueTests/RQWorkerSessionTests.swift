@@ -110,6 +110,24 @@ import Testing
         #expect(after == 0)
     }
 
+    @Test func aNameIsRefusedWhileItsWorkerLivesAndTakenOverWhenItsProcessIsGone() throws {
+        let server = try RedisServer()
+        let redis = try RedisConnection(url: try #require(RedisURL(server.url)))
+        let worker = session()
+        try worker.register(on: redis)
+        #expect(throws: RedisError.self) { try worker.register(on: redis) }  // this process lives
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        try redis.run(["HSET", worker.key, "hostname", "another-host", "pid", 999_999])
+        #expect(throws: RedisError.self) { try worker.register(on: redis) }  // cannot tell: refuse
+        try redis.run(["HSET", worker.key, "hostname", hostName, "pid", 999_999])
+        try worker.register(on: redis)  // this host, no such process: stale
+        #expect(try redis.run(["HGET", worker.key, "pid"]).text == String(getpid()))
+        try worker.unregister(on: redis)
+        try worker.register(on: redis)  // after a clean death the name is free at once
+    }
+
     @Test func retriesAsRQsRetrySaysThenFails() throws {
         let server = try RedisServer()
         let redis = try RedisConnection(url: try #require(RedisURL(server.url)))

@@ -40,7 +40,7 @@ public struct ChildProcess {
         defer { argv.forEach { free($0) } }
         let environmentList = (environment ?? currentEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environmentList.forEach { free($0) } }
-        let pid = buildcat_spawn_guarded(arguments[0], argv, environmentList, logDescriptor.rawValue)
+        let pid = buildcat_spawn_guarded(arguments[0], argv, environmentList, logDescriptor.rawValue, SIGKILL)
         guard pid > 0 else {
             throw SpawnError(program: arguments[0], reason: String(cString: strerror(errno)))
         }

@@ -61,7 +61,8 @@ public final class Worker {
     public init(configuration: WorkerConfiguration, log: @escaping @Sendable (String) -> Void) {
         self.signals = WorkerSignals()
         self.configuration = configuration
-        self.log = log
+        let name = configuration.name
+        self.log = { log("[\(name)] \($0)") }  // several workers may share one log
         self.session = RQWorkerSession(name: configuration.name, queues: configuration.queues,
                                        ttl: 3 * configuration.heartbeatSeconds, version: "buildcat-\(configuration.version)")
         self.cache = configuration.fullVerification ? nil : configuration.verificationCache.map { HashCache(directory: $0) }
@@ -75,9 +76,11 @@ public final class Worker {
 
     /// Works until told to stop, or (burst) until the queues are empty.
     /// - Returns: the exit status: 0 after a clean stop, 1 when a job's outcome could not be
-    ///   recorded because Redis was gone and the worker was told to stop anyway.
+    ///   recorded because Redis was gone and the worker was told to stop anyway, or when
+    ///   another live worker has this name.
     public func run() -> Int32 {
-        guard let redis = connectAndRegister() else { return 0 }
+        var refused = false
+        guard let redis = connectAndRegister(refused: &refused) else { return refused ? 1 : 0 }
         let heartbeat = Heartbeat(session: session, url: configuration.redis,
                                   intervalMilliseconds: configuration.heartbeatSeconds * 1000, log: log)
         heartbeat.start()
@@ -184,7 +187,9 @@ public final class Worker {
         }
     }
 
-    private func connectAndRegister() -> RedisConnection? {
+    /// Connects (waiting for Redis as long as it takes) and registers; nil when told to stop
+    /// meanwhile, or when the name is taken (`refused`).
+    private func connectAndRegister(refused: inout Bool) -> RedisConnection? {
         var backoff = Backoff()
         while signals.stopRequests == 0 {
             do {
@@ -195,6 +200,7 @@ public final class Worker {
             } catch where error.code == .reply {
                 // Another live worker has this name: waiting will not help.
                 log("\(error)")
+                refused = true
                 return nil
             } catch {
                 waitForRedis(error, &backoff)

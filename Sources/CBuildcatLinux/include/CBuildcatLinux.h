@@ -38,9 +38,10 @@ int buildcat_processor_count(void);
 /// Starts `path` (searched on PATH when it has no slash) with `argv` and `envp` as a child that
 /// cannot outlive its parent: its own process group, an empty signal mask and default signal
 /// actions, stdin from /dev/null, stdout and stderr on `output_fd`, and PR_SET_PDEATHSIG
-/// SIGKILL so that a worker killed outright does not leave a renderer writing frames behind it.
+/// `death_signal` (SIGKILL for a renderer: a worker killed outright must not leave one writing
+/// frames behind it; SIGTERM for a supervised worker, which then finishes its job).
 /// Returns the child's pid, or -1 with errno set (also when the program cannot be executed:
 /// the child reports execve's errno through a close-on-exec pipe).
-pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd);
+pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd, int death_signal);
 
 #endif
