@@ -32,6 +32,30 @@ public struct FileHashingService: Sendable {
     /// - Returns: per file, its digest and status or the error that stopped it; and statistics.
     public func hash(_ paths: [FilePath], statuses: [FileStatus]? = nil) -> (results: [Result<FileDigest, FileSystemError>], statistics: HashingStatistics) {
         precondition(statuses == nil || statuses!.count == paths.count)
+        if !rehash, let cache, let statuses {
+            // Statuses known: take what the cache has in one pass, and read only the rest.
+            let known = cache.digests(forPaths: paths.map(\.bytes), statuses: statuses)
+            let missing = known.indices.filter { known[$0] == nil || !statuses[$0].isRegularFile }
+            guard !missing.isEmpty else {
+                var statistics = HashingStatistics()
+                statistics.filesFromCache = paths.count
+                statistics.bytesFromCache = statuses.reduce(0) { $0 + $1.size }
+                return (zip(known, statuses).map { .success(FileDigest(digest: $0!, status: $1)) }, statistics)
+            }
+            var reading = self
+            reading.rehash = true  // these are not in the cache: no second lookup
+            let (read, readStatistics) = reading.hash(missing.map { paths[$0] }, statuses: missing.map { statuses[$0] })
+            var results = zip(known, statuses).map { digest, status -> Result<FileDigest, FileSystemError> in
+                digest.map { .success(FileDigest(digest: $0, status: status)) } ?? .failure(FileSystemError(.other, operation: "hash", path: "", detail: ""))
+            }
+            for (index, result) in zip(missing, read) { results[index] = result }
+            var statistics = readStatistics
+            for index in known.indices where known[index] != nil && statuses[index].isRegularFile {
+                statistics.filesFromCache += 1
+                statistics.bytesFromCache += statuses[index].size
+            }
+            return (results, statistics)
+        }
         let cache = self.rehash ? nil : self.cache
         let recordingCache = self.cache
         let results = Parallel.map(count: paths.count, threads: threads, makeContext: { StreamBuffer() }) { index, buffer -> (Result<FileDigest, FileSystemError>, fromCache: Bool) in

@@ -21,13 +21,14 @@ struct VerifyJob {
         let started = monotonicMilliseconds()
         let report: VerificationReport
         do {
-            report = try SubmissionVerifier(store: context.configuration.store, cache: context.cache)
+            report = try SubmissionVerifier(store: context.configuration.store, cache: context.cache, memo: context.manifests)
                 .verify(submission, expectedManifestHash: manifestHash)
         } catch {
             throw JobFailure("VerificationFailed: \(error)")
         }
         try? context.cache?.save()  // a cache that cannot be saved costs time later, not correctness
         let seconds = Double(monotonicMilliseconds() - started) / 1000
+        context.log("verified \(report.files) input file(s) of \(submission), \(report.bytes) bytes (\(report.filesFromCache) from the verification cache) in \(seconds) s: \(report.isIntact ? "intact" : "\(report.problems.count) bad")")
         guard report.isIntact else {
             let count = report.problems.count
             let lines = report.problems.prefix(100).map { "  \($0)" }

@@ -55,6 +55,7 @@ public final class Worker {
     private let signals: WorkerSignals
     private let log: @Sendable (String) -> Void
     private let cache: HashCache?
+    private let manifests = ManifestMemo()
     private var jobsDone = 0
 
     /// Blocks the stop signals at once: create the worker before any other thread starts.
@@ -135,7 +136,7 @@ public final class Worker {
             return .failed("UnknownFunction: this worker does not run '\(function)'; it runs \(known)")
         }
         if let problem = job.payloadProblem { return .failed("JobFailure: \(problem)") }
-        let context = JobContext(job: job, configuration: configuration, signals: signals, cache: cache,
+        let context = JobContext(job: job, configuration: configuration, signals: signals, cache: cache, manifests: manifests,
                                  jobLost: { heartbeat.jobLost }, log: log)
         do {
             let value = try body(context)
@@ -237,6 +238,7 @@ public struct JobContext {
     public var configuration: WorkerConfiguration
     let signals: WorkerSignals
     let cache: HashCache?
+    let manifests: ManifestMemo
     /// Whether the farm took the job away (this worker looked dead).
     let jobLost: () -> Bool
     let log: @Sendable (String) -> Void
