@@ -225,6 +225,32 @@ import Testing
         #expect(worker.text.contains("trying again") || worker.text.contains("heartbeat"))
     }
 
+    @Test func aFailedChunkIsRetriedAsSubmitted() throws {
+        let farm = try TestFarm()
+        let (_, jobs) = try farm.stageAndSubmit(["--frames", "1", "--retries", "2", "--retry-interval", "1,30"])
+        try writeFile(farm.directory("failing-blender"), "#!/bin/sh\nexit 1\n")
+        chmod(farm.directory("failing-blender").string, 0o755)
+        let fields = try run(TestEnvironment.peersVenv + "/bin/python", ["-c", """
+            import json, sys
+            from redis import Redis
+            from rq.job import Job
+            job = Job.fetch(sys.argv[2], connection=Redis.from_url(sys.argv[1]))
+            print(json.dumps([job.retries_left, job.retry_intervals]))
+            """, farm.server.url, jobs[0]])
+        #expect(fields.stdoutText.contains("[2, [1, 30]]"), "\(fields.standardError)")
+        // First failure: scheduled 1 s later; the next worker moves it back and fails it again,
+        // now scheduled 30 s later.
+        #expect(try farm.burst(["--blender", farm.directory("failing-blender").string], standIn: false).status == 0)
+        #expect(try farm.rqJob(jobs[0])["status"] as? String == "scheduled")
+        usleep(1_200_000)
+        let again = try farm.burst(["--blender", farm.directory("failing-blender").string], standIn: false)
+        #expect(again.log.contains("scheduled"), "\(again.log)")
+        #expect(try farm.rqJob(jobs[0])["status"] as? String == "scheduled")
+        let invalid = try farm.buildcat(["submit", "x", "--frames", "1", "--retry-interval", "5"])
+        #expect(invalid.status == 64)
+        #expect(invalid.standardError.contains("--retry-interval needs --retries"))
+    }
+
     @Test func aRenderThatFailsOrWritesNoFrameFailsTheJobWithTheLog() throws {
         let farm = try TestFarm()
         let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1"])
