@@ -23,6 +23,9 @@ public struct StageReport: Sendable {
     public var bytesPresent: Int64 { tally.bytesPresent }
     /// The XXH3-128 of `manifest.json`, which travels in every job.
     public var manifestHash: String = ""
+    /// The XXH3-128 of `sequences.json`, when the scenes have image sequences whose frames are
+    /// known (see `SequenceFrames`); it travels in every job too.
+    public var sequencesHash: String?
     /// Missing references, each as `path (raw, in scene, block field)`, when allowed.
     public var missing: [String] = []
     /// Whether an earlier submission with exactly this content was found and is reported
@@ -179,6 +182,12 @@ public struct Stager {
             let manifestBytes = manifest.canonicalJSON()
             try FileSystem.writeAtomically(manifestBytes, to: submissionRoot.appending("manifest.json"))
             report.manifestHash = XXH128Hasher.digest(of: manifestBytes).hex
+            let sequenceFrames = SequenceFrames(scan: scan) { layout.checkoutPath(for: $0.file.path) }
+            if !sequenceFrames.isEmpty {
+                let bytes = sequenceFrames.json()
+                try FileSystem.writeAtomically(bytes, to: submissionRoot.appending("sequences.json"))
+                report.sequencesHash = XXH128Hasher.digest(of: bytes).hex
+            }
             try FileSystem.writeAtomically(submissionRecord(report, project: layout.project), to: submissionRoot.appending("submission.json"))
             let key = stagingKey(assets: assetDigests, scenes: sceneSources.map { ($0.checkout, $0.digest) })
             try FileSystem.createDirectories(stagingIndex)
@@ -300,7 +309,7 @@ public struct Stager {
             ("manifest", .text("manifest.json")), ("manifest_xxh128", .text(report.manifestHash)),
             ("files", .integer(Int64(report.filesFound))), ("bytes", .integer(report.bytesFound)),
             ("missing", .array(report.missing.map { .text($0) })),
-        ])
+        ] + (report.sequencesHash.map { [("sequences", .text("sequences.json")), ("sequences_xxh128", .text($0))] } ?? []))
         return record.serialized() + [UInt8(ascii: "\n")]
     }
 

@@ -27,6 +27,8 @@ public struct VerificationReport: Sendable {
     public var bytes: Int64 = 0
     /// Files whose digest came from the verification cache, not from reading them.
     public var filesFromCache = 0
+    /// Files of image sequences that the chunk's frames do not show, not checked.
+    public var filesNotNeeded = 0
     public var problems: [VerificationProblem] = []
     public var isIntact: Bool { problems.isEmpty }
 }
@@ -74,37 +76,34 @@ public struct SubmissionVerifier {
     /// - Parameters:
     ///   - expectedManifestHash: the manifest's digest as the job carries it; nil to take the one
     ///     `submission.json` recorded.
-    ///   - paths: only these manifest paths (a chunk's frames of a sequence); nil for all.
+    ///   - frames: the frames a chunk renders: with `expectedSequencesHash`, files of image
+    ///     sequences that these frames do not show are not checked (`SequenceFrames`).
+    ///   - expectedSequencesHash: `sequences.json`'s digest as the job carries it.
     /// - Throws: `SubmitError` when the submission or its records cannot be read.
-    public func verify(_ submission: String, expectedManifestHash: String? = nil, paths: Set<[UInt8]>? = nil) throws -> VerificationReport {
+    public func verify(_ submission: String, expectedManifestHash: String? = nil,
+                       frames: [Int]? = nil, expectedSequencesHash: String? = nil) throws -> VerificationReport {
         let submitter = Submitter(store: store)
         let recorded = try submitter.record(submission).manifestHash
         let root = store.root.appending("submissions").appending(submission)
         var report = VerificationReport(submission: submission)
         let manifestPath = root.appending("manifest.json")
-        let manifestBytes: [UInt8]
-        do {
-            manifestBytes = try FileSystem.readAll(manifestPath)
-        } catch {
-            report.problems.append(VerificationProblem(path: "manifest.json", kind: .missing, detail: "\(error)"))
-            return report
-        }
-        let actual = XXH128Hasher.digest(of: manifestBytes).hex
         let expected = expectedManifestHash ?? recorded
-        guard actual == expected else {
-            report.problems.append(VerificationProblem(path: "manifest.json", kind: .hash,
-                detail: "its XXH3-128 is \(actual), but the submission was queued with \(expected): the manifest was changed"))
-            return report
-        }
+        guard let manifestBytes = Self.readRecord("manifest.json", in: root, hashing: expected, what: "manifest", into: &report) else { return report }
         let files = root.appending("files")
         let make = {
             let manifest = try Manifest.decode(manifestBytes, source: displayPath(manifestPath))
             return ManifestMemo.Prepared(entries: manifest.entries, paths: manifest.entries.map { files.appending(relativeBytes: $0.path) })
         }
-        var prepared = try memo?.prepared("\(files.string)\u{0}\(actual)", make: make) ?? make()
-        if let paths {
-            let kept = prepared.entries.indices.filter { paths.contains(prepared.entries[$0].path) }
-            prepared = ManifestMemo.Prepared(entries: kept.map { prepared.entries[$0] }, paths: kept.map { prepared.paths[$0] })
+        var prepared = try memo?.prepared("\(files.string)\u{0}\(expected)", make: make) ?? make()
+        if let frames, let expectedSequencesHash {
+            let recordPath = root.appending("sequences.json")
+            guard let bytes = Self.readRecord("sequences.json", in: root, hashing: expectedSequencesHash, what: "record", into: &report) else { return report }
+            let skipped = try SequenceFrames.decode(bytes, source: displayPath(recordPath)).unneededPaths(forFrames: frames)
+            if !skipped.isEmpty {
+                let kept = prepared.entries.indices.filter { !skipped.contains(prepared.entries[$0].path) }
+                report.filesNotNeeded = prepared.entries.count - kept.count
+                prepared = ManifestMemo.Prepared(entries: kept.map { prepared.entries[$0] }, paths: kept.map { prepared.paths[$0] })
+            }
         }
         let entries = prepared.entries
         let checkoutPaths = prepared.paths
@@ -146,5 +145,25 @@ public struct SubmissionVerifier {
             }
         }
         return report
+    }
+
+    /// Reads one of a submission's records and checks its XXH3-128 against the one the job (or
+    /// `submission.json`) carries; nil, with the problem reported, when it is missing or differs.
+    private static func readRecord(_ name: String, in root: FilePath, hashing expected: String, what: String,
+                                   into report: inout VerificationReport) -> [UInt8]? {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readAll(root.appending(name))
+        } catch {
+            report.problems.append(VerificationProblem(path: name, kind: .missing, detail: "\(error)"))
+            return nil
+        }
+        let actual = XXH128Hasher.digest(of: bytes).hex
+        guard actual == expected else {
+            report.problems.append(VerificationProblem(path: name, kind: .hash,
+                detail: "its XXH3-128 is \(actual), but the submission was queued with \(expected): the \(what) was changed"))
+            return nil
+        }
+        return bytes
     }
 }

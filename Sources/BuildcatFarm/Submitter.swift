@@ -54,8 +54,8 @@ public struct Submitter {
         return "rq:buildcat:submission:\(submission):\(XXH128Hasher.digest(of: Array(request.utf8)).hex)"
     }
 
-    /// The scenes and manifest hash a staged submission recorded.
-    public func record(_ submission: String) throws -> (scenes: [String], manifestHash: String) {
+    /// The scenes and manifest hash a staged submission recorded, and its sequence record's hash.
+    public func record(_ submission: String) throws -> (scenes: [String], manifestHash: String, sequencesHash: String?) {
         guard !submission.isEmpty, !submission.contains("/"), submission != ".", submission != ".." else {
             throw SubmitError(message: "'\(submission)' is not a submission id")
         }
@@ -70,7 +70,7 @@ public struct Submitter {
               let hash = record.member("manifest_xxh128")?.text else {
             throw SubmitError(message: "'\(displayPath(path))' is not a submission record")
         }
-        return (scenes.compactMap(\.text), hash)
+        return (scenes.compactMap(\.text), hash, record.member("sequences_xxh128")?.text)
     }
 
     /// Checks an output pattern: relative to the submission, inside it, with `#` for the frame.
@@ -87,13 +87,14 @@ public struct Submitter {
     /// The jobs for a submission's frames, without queueing them.
     public func jobs(_ submission: String, frames: FrameSpec, chunk: Int) throws -> [RQJob] {
         try Self.validate(output: output)
-        let (scenes, manifestHash) = try record(submission)
+        let (scenes, manifestHash, sequencesHash) = try record(submission)
         guard let scene = scenes.first else { throw SubmitError(message: "submission \(submission) records no scene") }
         // Every job's arguments are the same but for its frames: serialize the rest once.
-        let fixed: [(key: String, value: JSONValue)] = [
+        var fixed: [(key: String, value: JSONValue)] = [
             ("manifest_xxh128", .text(manifestHash)), ("output", .text(output)),
             ("scene", .text("files/" + scene)), ("submission", .text(submission)),
         ]
+        if let sequencesHash { fixed.append(("sequences_xxh128", .text(sequencesHash))) }
         var payloadTail = Array(",".utf8)
         var descriptionTail = ""
         for (key, value) in fixed {

@@ -64,6 +64,10 @@ public struct SceneReference: Sendable {
     public var locations: [FieldLocation]
     /// For a directory: only the files whose names start with this belong to the reference.
     public var fileNamePrefix: [UInt8]?
+    /// For a frame sequence: everything in the scene that shows it, each with how it maps the
+    /// scene's frames to the sequence's file numbers; nil when that is not known for every user
+    /// (then every file of the sequence may be needed at any frame).
+    public var sequenceUsers: [SequenceUser]?
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
@@ -76,6 +80,43 @@ public struct SceneReference: Sendable {
         self.resolved = resolved
         self.locations = locations
         self.fileNamePrefix = nil
+        self.sequenceUsers = nil
+    }
+}
+
+/// One user of an image sequence (a texture node, a texture, an image empty, a camera
+/// background): Blender's `ImageUser`, which picks the file for the scene's frame.
+public struct SequenceUser: Sendable, Equatable, Hashable {
+    /// The scene frame at which the sequence's first image shows (`frame_start`).
+    public var start: Int
+    /// How many images the sequence plays (`frame_duration`).
+    public var length: Int
+    /// Added to the image number (`frame_offset`).
+    public var offset: Int
+    /// Whether it starts over after the last image (`use_cyclic`).
+    public var cyclic: Bool
+
+    public init(start: Int, length: Int, offset: Int, cyclic: Bool) {
+        self.start = start
+        self.length = length
+        self.offset = offset
+        self.cyclic = cyclic
+    }
+
+    /// The number in the file name shown at a scene frame, as Blender computes it
+    /// (`BKE_image_user_frame_get`): frames before the start show the first image's number
+    /// less one (0 + offset), frames after the end the last; a cyclic user wraps around.
+    /// nil when the user plays no images (length 0: Blender then shows number 0, whatever the offset).
+    public func fileNumber(atSceneFrame frame: Int) -> Int? {
+        guard length > 0 else { return nil }
+        var position = frame - start + 1
+        if cyclic {
+            position %= length
+            if position < 0 { position += length }
+            if position == 0 { position = length }
+        }
+        position = min(max(position, 0), length)
+        return position + offset
     }
 }
 

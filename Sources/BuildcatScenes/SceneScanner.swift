@@ -42,6 +42,7 @@ public struct SceneScanner {
         var reportedLinks: Set<[UInt8]> = []
         var pending: [(path: FilePath, part: LinkedPart)] = try scenes.map { (try FileSystem.absolute($0), .whole) }.reversed()
         let asked = Set(pending.map { $0.path.bytes })
+        var linkedBack: Set<[UInt8]> = []
 
         while let (path, part) = pending.popLast() {
             let format = try BuildcatScenes.format(for: path, among: formats)
@@ -51,6 +52,7 @@ public struct SceneScanner {
             let found = try format.scan(path, part: part)
             for reference in found.references {
                 if reference.kind == .library {
+                    if asked.contains(reference.resolved.bytes) { linkedBack.insert(reference.resolved.bytes) }
                     guard !asked.contains(reference.resolved.bytes), reportedLinks.insert(reference.resolved.bytes).inserted else { continue }
                 }
                 result.references.append(reference)
@@ -60,6 +62,13 @@ public struct SceneScanner {
                     pending.append((linkedPath, linkedPart))
                 }
             }
+        }
+        // A sequence's users are those in the file that holds it. That is all of them only in a
+        // scene asked for that no other file links: a library's image may be shown by a node of
+        // the file that links it, and a scene linked back may lend its images the same way.
+        for index in result.references.indices where result.references[index].sequenceUsers != nil {
+            let scene = result.references[index].scene.bytes
+            if !asked.contains(scene) || linkedBack.contains(scene) { result.references[index].sequenceUsers = nil }
         }
         expand(&result)
         return result

@@ -110,7 +110,31 @@ import Testing
         #expect(farm.standInRuns().count == 1, "the unknown function ran nothing")
     }
 
-    @Test(arguments: ["flip", "delete", "manifest"])
+    @Test func aChunkChecksOnlyTheSequenceFilesItsFramesShow() throws {
+        let farm = try TestFarm()
+        let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1,3"])
+        let root = farm.submissionDirectory(submission)
+        #expect(FileManager.default.fileExists(atPath: root.appending("sequences.json").string))
+        // Frame 3 shows glow_0003 (and, for motion blur, 0002 and 0004): the first image is not its business.
+        try FileSystem.removeFile(root.appending("files/seq/glow_0001.png"))
+        let worker = try farm.burst(standIn: false)
+        #expect(worker.status == 0, "\(worker.log)")
+        let first = try farm.rqJob(jobs[0])
+        #expect(first["status"] as? String == "failed")
+        #expect((first["error"] as? String)?.contains("files/seq/glow_0001.png: missing") == true)
+        let third = try farm.rqJob(jobs[1])
+        #expect(third["status"] as? String == "finished", "\(third)")
+        let verification = ((third["result"] as? [String: Any])?["verification"] as? [String: Any]) ?? [:]
+        #expect(verification["files_not_needed"] as? Int == 1)
+        #expect(verification["files"] as? Int == 6)
+        #expect(FileManager.default.fileExists(atPath: root.appending("outputs/frame_0003.png").string))
+        #expect(!FileManager.default.fileExists(atPath: root.appending("outputs/frame_0001.png").string))
+        // By hand, as a chunk of frame 3 would be checked, and as a whole.
+        #expect(try farm.buildcat(["verify", submission, "--frames", "3"]).status == 0)
+        #expect(try farm.buildcat(["verify", submission]).status == 1)
+    }
+
+    @Test(arguments: ["flip", "delete", "manifest", "sequences"])
     func aTamperedCheckoutFailsTheJobBeforeBlenderStarts(_ tampering: String) throws {
         let farm = try TestFarm()
         let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1"])
@@ -125,6 +149,12 @@ import Testing
             try writeFile(texture, bytes)
         case "delete":
             try FileSystem.removeFile(texture)
+        case "sequences":
+            // Shifting the sequence's mapping would hide files from the check: refused.
+            let record = root.appending("sequences.json")
+            let text = try String(contentsOfFile: record.string, encoding: .utf8)
+            try FileSystem.removeFile(record)
+            try writeFile(record, text.replacingOccurrences(of: "\"offset\":0", with: "\"offset\":100"))
         default:
             let manifest = root.appending("manifest.json")
             let text = try String(contentsOfFile: manifest.string, encoding: .utf8)
@@ -138,10 +168,11 @@ import Testing
         let job = try farm.rqJob(jobs[0])
         #expect(job["status"] as? String == "failed")
         let error = try #require(job["error"] as? String)
-        #expect(error.contains("nothing was rendered") || error.contains("manifest was changed"), "\(error)")
+        #expect(error.contains("nothing was rendered") || error.contains("was changed"), "\(error)")
         switch tampering {
         case "flip": #expect(error.contains("files/textures/checker.png: content hashes to"))
         case "delete": #expect(error.contains("files/textures/checker.png: missing"))
+        case "sequences": #expect(error.contains("sequences.json: its XXH3-128 is"))
         default: #expect(error.contains("manifest.json"))
         }
     }

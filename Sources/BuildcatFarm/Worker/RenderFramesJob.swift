@@ -34,7 +34,7 @@ struct RenderFramesJob {
             throw JobFailure("the job's scene '\(scene)' is not a path inside the submission's files/")
         }
 
-        let (report, verifySeconds) = try VerifyJob(context: context).verifyInputs()
+        let (report, verifySeconds) = try VerifyJob(context: context).verifyInputs(frames: frames)
         let root = context.configuration.store.root.appending("submissions").appending(submission)
         let pattern = OutputPattern(root.appending(output))
         try FileSystem.createDirectories(pattern.directory)

@@ -15,20 +15,24 @@ struct VerifyJob {
 
     /// Verifies the job's submission against the manifest hash the job carries.
     /// - Throws: `JobFailure` listing every file that is not what was staged.
-    func verifyInputs() throws -> (VerificationReport, seconds: Double) {
+    /// - Parameter frames: the frames the job renders: files of image sequences they do not
+    ///   show are not checked, when the job carries `sequences_xxh128`.
+    func verifyInputs(frames: [Int]? = nil) throws -> (VerificationReport, seconds: Double) {
         let submission = try context.text("submission")
         let manifestHash = try context.text("manifest_xxh128")
+        let sequencesHash = context.arguments.member("sequences_xxh128")?.text
         let started = monotonicMilliseconds()
         let report: VerificationReport
         do {
             report = try SubmissionVerifier(store: context.configuration.store, cache: context.cache, memo: context.manifests)
-                .verify(submission, expectedManifestHash: manifestHash)
+                .verify(submission, expectedManifestHash: manifestHash, frames: frames, expectedSequencesHash: sequencesHash)
         } catch {
             throw JobFailure("VerificationFailed: \(error)")
         }
         try? context.cache?.save()  // a cache that cannot be saved costs time later, not correctness
         let seconds = Double(monotonicMilliseconds() - started) / 1000
-        context.log("verified \(report.files) input file(s) of \(submission), \(report.bytes) bytes (\(report.filesFromCache) from the verification cache) in \(seconds) s: \(report.isIntact ? "intact" : "\(report.problems.count) bad")")
+        let notNeeded = report.filesNotNeeded > 0 ? "; \(report.filesNotNeeded) sequence file(s) these frames do not show left out" : ""
+        context.log("verified \(report.files) input file(s) of \(submission), \(report.bytes) bytes (\(report.filesFromCache) from the verification cache\(notNeeded)) in \(seconds) s: \(report.isIntact ? "intact" : "\(report.problems.count) bad")")
         guard report.isIntact else {
             let count = report.problems.count
             let lines = report.problems.prefix(100).map { "  \($0)" }
@@ -41,7 +45,8 @@ struct VerifyJob {
 
     static func describe(_ report: VerificationReport, seconds: Double) -> JSONValue {
         .object([("files", .integer(Int64(report.files))), ("bytes", .integer(report.bytes)),
-                 ("files_from_cache", .integer(Int64(report.filesFromCache))), ("seconds", secondsValue(seconds))])
+                 ("files_from_cache", .integer(Int64(report.filesFromCache))),
+                 ("files_not_needed", .integer(Int64(report.filesNotNeeded))), ("seconds", secondsValue(seconds))])
     }
 }
 

@@ -47,7 +47,7 @@ extension BlendFile {
 
     /// Every non-null pointer in a block: each pointer field of each struct in it (including
     /// fields of embedded structs), and the elements of pointer arrays that `**` fields name.
-    private func pointers(in index: Int) throws -> [UInt64] {
+    func pointers(in index: Int) throws -> [UInt64] {
         let block = blocks[index]
         guard let layout = structOf(block) else { return [] }
         let offsets = pointerOffsets(of: layout)

@@ -25,12 +25,20 @@ struct BlendReferenceExtractor {
     /// The references in the given blocks.
     func references(inBlocks indices: some Sequence<Int>) throws -> [SceneReference] {
         var references: [SceneReference] = []
+        var sequences: [(reference: Int, image: Int)] = []
         for index in indices {
             guard let layout = file.structOf(file.blocks[index]), Self.structsWithPaths.contains(layout.name) else { continue }
             let data = try file.data(of: file.blocks[index])
             for view in file.views(of: index, data: data) {
-                references += try extract(view, layout: layout.name, block: index)
+                let found = try extract(view, layout: layout.name, block: index)
+                if layout.name == "Image", found.first?.pattern == .frameSequence { sequences.append((references.count, index)) }
+                references += found
             }
+        }
+        // Which frames of each image sequence the scene's frames show: read only when there is one.
+        if !sequences.isEmpty {
+            let users = try BlendImageUsers(file: file).completeUsers(ofImages: sequences.map(\.image))
+            for (reference, image) in sequences { references[reference].sequenceUsers = users[image] }
         }
         return references
     }
