@@ -282,6 +282,48 @@ import Testing
         #expect(invalid.standardError.contains("--retry-interval needs --retries"))
     }
 
+    @Test func aRenderPastTheJobsTimeoutIsStoppedAndFailsTheJob() throws {
+        let farm = try TestFarm()
+        let (_, jobs) = try farm.stageAndSubmit(["--frames", "1-2", "--timeout", "1"])
+        let started = Date()
+        let worker = try farm.startWorker(["--burst"], sleep: 60)
+        #expect(worker.wait(seconds: 60) == 0, "\(worker.text)")
+        #expect(Date().timeIntervalSince(started) < 30, "both renders were stopped after about a second")
+        for job in jobs {
+            let error = try #require(try farm.rqJob(job)["error"] as? String)
+            #expect(error.contains("RenderTimeout: Blender was stopped: it ran longer than the job's timeout of 1 s"))
+        }
+    }
+
+    @Test func hostileJobArgumentsFailTheJobAndNameTheProblem() throws {
+        let farm = try TestFarm()
+        let (submission, _) = try farm.stageAndSubmit(["--frames", "1", "--queue", "unused"])
+        let script = farm.directory("hostile.py")
+        try writeFile(script, """
+            import json, sys
+            from redis import Redis
+            from rq import Queue
+            from rq.serializers import JSONSerializer
+            queue = Queue("hostile", connection=Redis.from_url(sys.argv[1]), serializer=JSONSerializer)
+            good = dict(submission=sys.argv[2], scene="files/shot.blend", frames=[1], output="outputs/f_####", manifest_xxh128="0" * 32)
+            cases = [dict(good, submission="../../etc"), dict(good, scene="files/../../../../etc/passwd"),
+                     dict(good, output="/tmp/escape_####"), dict(good, frames=["1; rm -rf /"]), dict(good, frames=[]),
+                     {k: v for k, v in good.items() if k != "scene"}]
+            print(json.dumps([queue.enqueue("buildcat.blender.render_frames", **case).id for case in cases]))
+            """)
+        let enqueued = try run(TestEnvironment.peersVenv + "/bin/python", [script.string, farm.server.url, submission])
+        let ids = try #require(try JSONSerialization.jsonObject(with: Data(enqueued.standardOutput)) as? [String], "\(enqueued.standardError)")
+        #expect(try farm.burst(["hostile"]).status == 0)
+        let reasons = try ids.map { try farm.rqJob($0)["error"] as? String ?? "" }
+        #expect(reasons[0].contains("'../../etc' is not a submission id"))
+        #expect(reasons[1].contains("is not a path inside the submission's files/"))
+        #expect(reasons[2].contains("must be a path inside the submission"))
+        #expect(reasons[3].contains("'frames' must be whole numbers"))
+        #expect(reasons[4].contains("has no 'frames' argument"))
+        #expect(reasons[5].contains("has no 'scene' argument"))
+        #expect(farm.standInRuns().isEmpty)
+    }
+
     @Test func aRenderThatFailsOrWritesNoFrameFailsTheJobWithTheLog() throws {
         let farm = try TestFarm()
         let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1"])
