@@ -21,17 +21,22 @@ public struct CheckoutLayout: Sendable {
         return Array("_external".utf8) + normalized.bytes
     }
 
-    /// The path Blender would write from a file at `from` to `to` (both checkout paths): `//`
-    /// then as many `../` as needed.
-    public static func blendRelative(from: [UInt8], to: [UInt8]) -> [UInt8] {
+    /// The path from the file at `from` to `to` (both checkout paths), relative to the first's
+    /// folder: `textures/a.png`, `../lib/b.blend`.
+    public static func relativePath(from: [UInt8], to: [UInt8]) -> [UInt8] {
         var fromDirectory = from.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
         fromDirectory.removeLast()
         let target = to.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
         var common = 0
         while common < fromDirectory.count, common < target.count - 1, fromDirectory[common] == target[common] { common += 1 }
-        var result = Array("//".utf8)
+        var result: [UInt8] = []
         for _ in common..<fromDirectory.count { result += Array("../".utf8) }
         result += Array(target[common...].joined(separator: [UInt8(ascii: "/")]))
         return result
+    }
+
+    /// The path Blender would write from a file at `from` to `to`: `//` then the relative path.
+    public static func blendRelative(from: [UInt8], to: [UInt8]) -> [UInt8] {
+        Array("//".utf8) + relativePath(from: from, to: to)
     }
 }

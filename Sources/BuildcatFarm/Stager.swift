@@ -211,11 +211,16 @@ public struct Stager {
         for (index, scene) in scan.scenes.enumerated() {
             rewritten[scene.path.bytes] = folder.appending("scene-\(index).\(scene.path.extension ?? "scene")")
         }
+        // Each scene's format writes its relative paths its own way.
+        var formatOfScene: [[UInt8]: any SceneFormat] = [:]
+        for scene in scan.scenes { formatOfScene[scene.path.bytes] = formats.first { $0.name == scene.format } }
         var changes: [ReferenceChange] = []
         for reference in scan.references where !reference.locations.isEmpty {
             let from = layout.checkoutPath(for: reference.scene)
             let to = layout.checkoutPath(for: reference.resolved)
-            changes.append(ReferenceChange(reference, to: CheckoutLayout.blendRelative(from: from, to: to)))
+            let relative = CheckoutLayout.relativePath(from: from, to: to)
+            let text = formatOfScene[reference.scene.bytes]?.relativeReference(relative) ?? CheckoutLayout.blendRelative(from: from, to: to)
+            changes.append(ReferenceChange(reference, to: text))
         }
         try SceneRewriter.rewrite(changes, output: { rewritten[$0.bytes]! }, formats: formats)
         return try scan.scenes.map { scene in

@@ -37,11 +37,15 @@ public protocol SceneFormat: AnyObject {
 
     /// Writes a copy of `path` with the given references changed, everything else as it was.
     func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws
+
+    /// How this format writes a path relative to the file that holds it, given the plain
+    /// relative path (`textures/a.png`, `../lib/b.blend`): `//…` for Blender, `./…` for USD.
+    func relativeReference(_ relativePath: [UInt8]) -> [UInt8]
 }
 
 /// The formats Buildcat reads, in the order they are tried.
 public func makeSceneFormats() -> [any SceneFormat] {
-    [BlendFormat()]
+    [BlendFormat(), USDFormat()]
 }
 
 /// Finds the format that reads a file.

@@ -20,6 +20,10 @@ public enum AssetKind: String, Sendable, CaseIterable {
     case ies
     case script
     case externalData = "external_data"
+    /// A USD layer the scene composes: a sublayer, a reference, a payload, a value clip.
+    case layer
+    /// Any other asset path a scene holds (a USD asset attribute: a texture, a volume, …).
+    case asset
 }
 
 /// How a reference's path stands for files.

@@ -62,4 +62,7 @@ public final class BlendFormat: SceneFormat {
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
         try BlendRewriter.rewrite(try open(path), changes: changes, to: output)
     }
+
+    /// `//` is the directory of the .blend that holds the path.
+    public func relativeReference(_ relativePath: [UInt8]) -> [UInt8] { Array("//".utf8) + relativePath }
 }

@@ -1,0 +1,134 @@
+/// Finds the asset paths in a USD text layer (`.usda`): `@path@` and `@@@path@@@`, never inside
+/// strings (`"…"`, `'…'`, `"""…"""`, `'''…'''`) or comments (`#` to the end of the line), each with
+/// the name it is the value of — `subLayers`, `references`, `payload`, `assetPaths`,
+/// `inputs:file`… — so that a caller can tell composition arcs from other assets.
+///
+/// The name is the last identifier before the nearest `=` in the enclosing brackets: in
+/// `subLayers = [@a.usda@ (offset = 10), @b.usda@]` both paths are `subLayers`'s, though
+/// `offset =` comes between them.
+struct USDALexer {
+    struct AssetPath {
+        /// The path's bytes, between the delimiters (for `@@@`, with `\@@@` unescaped).
+        var value: [UInt8]
+        /// Where the text between the delimiters is in the layer.
+        var range: Range<Int>
+        /// Whether it was written `@@@…@@@`.
+        var tripleDelimited: Bool
+        /// The name it is the value of.
+        var key: [UInt8]
+    }
+
+    struct LexError: Error {
+        var offset: Int
+        var reason: String
+    }
+
+    let bytes: [UInt8]
+
+    func assetPaths() throws(LexError) -> [AssetPath] {
+        var found: [AssetPath] = []
+        // One frame per open bracket: the key that applies inside it.
+        var keys: [[UInt8]] = [[]]
+        var lastIdentifier: [UInt8] = []
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "#"):
+                while index < count && bytes[index] != 0x0A { index += 1 }
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                index = try skipString(at: index)
+                continue
+            case UInt8(ascii: "<"):
+                // A path (`</World/Set>`, `<../Other.attr>`): may hold `@` in variant selections.
+                guard let close = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw LexError(offset: index, reason: "a path '<' is never closed") }
+                index = close
+            case UInt8(ascii: "@"):
+                let path = try assetPath(at: index, key: keys[keys.count - 1])
+                found.append(path.path)
+                index = path.end
+                continue
+            case UInt8(ascii: "="):
+                keys[keys.count - 1] = lastIdentifier
+            case UInt8(ascii: "["), UInt8(ascii: "("), UInt8(ascii: "{"):
+                keys.append(keys[keys.count - 1])
+            case UInt8(ascii: "]"), UInt8(ascii: ")"), UInt8(ascii: "}"):
+                if keys.count > 1 { keys.removeLast() }
+            default:
+                if Self.isIdentifierStart(byte) {
+                    let start = index
+                    while index < count && Self.isIdentifierByte(bytes[index]) { index += 1 }
+                    lastIdentifier = Array(bytes[start..<index])
+                    continue
+                }
+            }
+            index += 1
+        }
+        return found
+    }
+
+    private static func isIdentifierStart(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: "_") || byte >= 0x80
+    }
+
+    private static func isIdentifierByte(_ byte: UInt8) -> Bool {
+        isIdentifierStart(byte) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")
+    }
+
+    /// The index after a string starting at `start`.
+    private func skipString(at start: Int) throws(LexError) -> Int {
+        let quote = bytes[start]
+        let triple = start + 2 < bytes.count && bytes[start + 1] == quote && bytes[start + 2] == quote
+        var index = start + (triple ? 3 : 1)
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\\") {
+                index += 2
+                continue
+            }
+            if byte == quote {
+                if !triple { return index + 1 }
+                if index + 2 < bytes.count && bytes[index + 1] == quote && bytes[index + 2] == quote { return index + 3 }
+            } else if byte == 0x0A && !triple {
+                throw LexError(offset: start, reason: "a string is not closed on its line")
+            }
+            index += 1
+        }
+        throw LexError(offset: start, reason: "a string is never closed")
+    }
+
+    private func assetPath(at start: Int, key: [UInt8]) throws(LexError) -> (path: AssetPath, end: Int) {
+        let triple = bytes[start...].starts(with: [0x40, 0x40, 0x40])
+        if !triple {
+            // `@…@`: no `@` inside, on one line.
+            var index = start + 1
+            while index < bytes.count && bytes[index] != UInt8(ascii: "@") {
+                if bytes[index] == 0x0A { throw LexError(offset: start, reason: "an asset path '@' is not closed on its line") }
+                index += 1
+            }
+            guard index < bytes.count else { throw LexError(offset: start, reason: "an asset path '@' is never closed") }
+            return (AssetPath(value: Array(bytes[(start + 1)..<index]), range: (start + 1)..<index, tripleDelimited: false, key: key), index + 1)
+        }
+        // `@@@…@@@`: may hold `@`; `\@@@` is an escaped delimiter.
+        var value: [UInt8] = []
+        var index = start + 3
+        while index < bytes.count {
+            if bytes[index...].starts(with: Array("\\@@@".utf8)) {
+                value += [0x40, 0x40, 0x40]
+                index += 4
+                continue
+            }
+            if bytes[index...].starts(with: [0x40, 0x40, 0x40]) {
+                // A run of more than three `@` closes at its last three.
+                var end = index
+                while end + 3 < bytes.count && bytes[end + 3] == UInt8(ascii: "@") { value.append(UInt8(ascii: "@")); end += 1 }
+                return (AssetPath(value: value, range: (start + 3)..<end, tripleDelimited: true, key: key), end + 3)
+            }
+            if bytes[index] == 0x0A { throw LexError(offset: start, reason: "an asset path '@@@' is not closed on its line") }
+            value.append(bytes[index])
+            index += 1
+        }
+        throw LexError(offset: start, reason: "an asset path '@@@' is never closed")
+    }
+}

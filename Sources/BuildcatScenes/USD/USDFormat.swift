@@ -1,0 +1,188 @@
+import BuildcatBasics
+import Glibc
+import SystemPackage
+
+/// USD layers: text (`.usda`) and binary crate (`.usdc`) files. Every asset path is a
+/// reference; sublayers, references, payloads and value clips (`assetPaths`,
+/// `manifestAssetPath`) are layers, followed when they are USD files; a `.usdz` package is one
+/// asset (what is inside it is the package's own).
+///
+/// Paths resolve as USD's default resolver resolves them: anchored (`./`, `../`) relative to
+/// the layer that holds them; a search path (`textures/a.png`) relative to that layer when the
+/// file is there, else in `$PXR_AR_DEFAULT_SEARCH_PATH`'s folders; `<UDIM>` stands for tiles.
+///
+/// A text layer is rewritten in place of each path (longer or shorter as needed). A crate is
+/// staged as it is when every path in it stays valid in the checkout (relative, and pointing
+/// inside the project); otherwise rewriting it is refused, naming the path: Buildcat does not
+/// write crate files, and will not leave a path pointing outside the checkout.
+public final class USDFormat: SceneFormat {
+    public let name = "usd"
+    private var scanned: Set<[UInt8]> = []
+    private let searchPath: [FilePath]
+
+    /// Names under which a layer lists other layers.
+    static let layerKeys: Set<[UInt8]> = Set(["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) })
+    static let layerExtensions: Set<String> = ["usd", "usda", "usdc"]
+
+    public init(environment: [String: String] = currentEnvironment()) {
+        searchPath = (environment["PXR_AR_DEFAULT_SEARCH_PATH"] ?? "").split(separator: ":").map { FilePath(String($0)) }
+    }
+
+    public func recognizes(_ path: FilePath, firstBytes: [UInt8]) -> Bool {
+        firstBytes.starts(with: Array("#usda ".utf8)) || firstBytes.starts(with: USDCrate.magic)
+            || ["usda", "usdc", "usd"].contains(path.extension ?? "")
+    }
+
+    public func relativeReference(_ relativePath: [UInt8]) -> [UInt8] {
+        relativePath.starts(with: Array("../".utf8)) ? relativePath : Array("./".utf8) + relativePath
+    }
+
+    public func scan(_ path: FilePath, part: LinkedPart) throws -> SceneFileScan {
+        // A layer is always composed whole: what another layer names of it is a prim path.
+        guard scanned.insert(path.bytes).inserted else { return SceneFileScan(references: [], linked: []) }
+        let bytes = try FileSystem.readAll(path)
+        var directory = path
+        directory.removeLastComponent()
+        var references: [SceneReference] = []
+        if bytes.starts(with: USDCrate.magic) {
+            references = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory)
+        } else {
+            guard bytes.starts(with: Array("#usda ".utf8)) else {
+                throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
+            }
+            let found: [USDALexer.AssetPath]
+            do {
+                found = try USDALexer(bytes: bytes).assetPaths()
+            } catch {
+                throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(Self.line(of: error.offset, in: bytes)))")
+            }
+            for asset in found where !asset.value.isEmpty {
+                references.append(reference(asset.value, key: asset.key, in: path, directory: directory,
+                                            block: "line \(Self.line(of: asset.range.lowerBound, in: bytes))",
+                                            location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
+            }
+        }
+        let linked = references.filter { $0.kind == .layer && Self.layerExtensions.contains($0.resolved.extension ?? "") }
+            .map { (path: $0.resolved, part: LinkedPart.whole) }
+        return SceneFileScan(references: references, linked: linked)
+    }
+
+    /// The tokens of a crate that are paths: those naming a file that exists, and those with a
+    /// USD layer's extension (a missing layer). A path-like string that names no file and is not
+    /// a layer cannot be told from any other string in the token table, and is not reported.
+    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: FilePath) throws -> [SceneReference] {
+        var references: [SceneReference] = []
+        for token in crate.tokens where Self.looksLikePath(token) {
+            let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
+            let isLayer = Self.layerExtensions.contains(candidate.resolved.extension ?? "") || candidate.resolved.extension == "usdz"
+            let exists = candidate.pattern == .udim || (try? FileSystem.status(of: candidate.resolved))?.isRegularFile == true
+            guard exists || isLayer else { continue }
+            var found = candidate
+            found.kind = isLayer ? .layer : .asset
+            references.append(found)
+        }
+        return references
+    }
+
+    static func looksLikePath(_ token: [UInt8]) -> Bool {
+        guard token.count > 2, token.contains(UInt8(ascii: ".")), !token.contains(0x0A),
+              let last = token.last, last != UInt8(ascii: "/"), last != UInt8(ascii: ".") else { return false }
+        // A file name with an extension: `x.png`, `./a/b.usd`; not `1.5`, not `inputs:file`.
+        guard let dot = token.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < token.count - 1 else { return false }
+        let extensionBytes = token[(dot + 1)...]
+        return extensionBytes.count <= 8 && extensionBytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
+            && !token.contains(UInt8(ascii: ":")) && !extensionBytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: FilePath, block: String, location: FieldLocation) -> SceneReference {
+        let isLayer = Self.layerKeys.contains(key)
+        let resolved = resolve(raw, directory: directory)
+        return SceneReference(scene: path, block: block, field: key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self), raw: raw,
+                              kind: isLayer ? .layer : .asset, pattern: UDIM.hasToken(raw) ? .udim : .file,
+                              resolved: resolved, locations: [location])
+    }
+
+    /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
+    /// path relative to the layer if there, else in the search path's folders, else (missing)
+    /// relative to the layer.
+    func resolve(_ raw: [UInt8], directory: FilePath) -> FilePath {
+        let path = FilePath(bytes: raw)
+        if path.isAbsolute { return path.lexicallyNormalized() }
+        let anchored = directory.appending(relativeBytes: raw).lexicallyNormalized()
+        if raw.starts(with: Array("./".utf8)) || raw.starts(with: Array("../".utf8)) || UDIM.hasToken(raw) { return anchored }
+        if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
+        for folder in searchPath {
+            let candidate = folder.appending(relativeBytes: raw).lexicallyNormalized()
+            if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
+        }
+        return anchored
+    }
+
+    public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
+        let bytes = try FileSystem.readAll(path)
+        var directory = path
+        directory.removeLastComponent()
+        if bytes.starts(with: USDCrate.magic) {
+            // Staged as it is, when every path means in the checkout what it meant here.
+            for change in changes where change.newRaw != change.reference.raw {
+                let was = change.reference.resolved
+                let now = (FilePath(bytes: change.newRaw).isAbsolute ? FilePath(bytes: change.newRaw) : directory.appending(relativeBytes: change.newRaw)).lexicallyNormalized()
+                if change.reference.raw.starts(with: [UInt8(ascii: "/")]) || now != was {
+                    throw SceneError(scene: displayPath(path), reason: """
+                        it is a binary USD layer whose path '\(displayBytes(change.reference.raw))' would have to become \
+                        '\(displayBytes(change.newRaw))' to stay inside the checkout, and Buildcat does not write crate \
+                        files: save the layer as .usda, or keep what it uses inside the project with relative paths
+                        """)
+                }
+            }
+            try FileSystem.writeAtomically(bytes, to: output)
+            return
+        }
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count + changes.count * 32)
+        var position = 0
+        for change in changes.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
+            let location = change.reference.locations[0]
+            let start = Int(location.offset)
+            let end = start + location.capacity
+            guard start >= position, end <= bytes.count else {
+                throw SceneError(scene: displayPath(path), reason: "the asset path '\(displayBytes(change.reference.raw))' is no longer where the scan found it")
+            }
+            guard !change.newRaw.contains(0x0A), !change.newRaw.contains(0) else {
+                throw SceneError(scene: displayPath(path), reason: "the new path for '\(displayBytes(change.reference.raw))' holds a line break or NUL")
+            }
+            let triple = start >= 3 && bytes[(start - 3)..<start].elementsEqual([0x40, 0x40, 0x40])
+            if triple || !change.newRaw.contains(UInt8(ascii: "@")) {
+                result += bytes[position..<start]
+                result += triple ? Self.escapeTriple(change.newRaw) : change.newRaw
+                position = end
+            } else {
+                // A path with '@' in it needs the triple delimiters: replace the single ones too.
+                result += bytes[position..<(start - 1)]
+                result += [0x40, 0x40, 0x40] + Self.escapeTriple(change.newRaw) + [0x40, 0x40, 0x40]
+                position = end + 1
+            }
+        }
+        result += bytes[position...]
+        try FileSystem.writeAtomically(result, to: output)
+    }
+
+    static func escapeTriple(_ value: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var index = 0
+        while index < value.count {
+            if value[index...].starts(with: [0x40, 0x40, 0x40]) {
+                out += Array("\\@@@".utf8)
+                index += 3
+            } else {
+                out.append(value[index])
+                index += 1
+            }
+        }
+        return out
+    }
+
+    static func line(of offset: Int, in bytes: [UInt8]) -> Int {
+        1 + bytes[..<min(offset, bytes.count)].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+}

@@ -1,0 +1,144 @@
+import BuildcatBasics
+@testable import BuildcatScenes
+import BuildcatTestSupport
+import Foundation
+import SystemPackage
+import Testing
+
+/// USD layers against what USD itself says (usd-core's UsdUtils.ComputeAllDependencies,
+/// recorded by tools/fixtures/make_usd.py beside the fixture).
+@Suite struct USDTests {
+    static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/usd")
+
+    struct Record: Decodable {
+        var layers: [String]
+        var assets: [String]
+        var unresolved: [String]
+    }
+
+    static func record() throws -> Record {
+        try JSONDecoder().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: fixtures.appending("shot.usda.dependencies.json").string)))
+    }
+
+    func relative(_ path: FilePath) -> String {
+        String(path.string.dropFirst(Self.fixtures.string.count + 1))
+    }
+
+    @Test func findsWhatUSDFindsLayersAssetsAndWhatIsMissing() throws {
+        let record = try Self.record()
+        let result = try SceneScanner().scan([Self.fixtures.appending("shot.usda")])
+        let scenes = Set(result.scenes.map { relative($0.path) })
+        let files = Set(result.assets.map { relative($0.file.path) })
+        // USD lists the root layer and the usdz package among its layers; we list the package as
+        // a file the shot uses, and every layer we read as a scene.
+        #expect(scenes.union(files) == Set(record.layers + record.assets))
+        #expect(scenes == Set(record.layers.filter { !$0.hasSuffix(".usdz") }))
+        #expect(Set(result.missing.map { relative(result.references[$0].resolved) }) == Set(record.unresolved))
+        // Nothing from a string, a doc string or a comment.
+        #expect(!result.references.contains { $0.raw.count > 0 && String(decoding: $0.raw, as: UTF8.self).contains("not_in_") })
+        #expect(!result.references.contains { String(decoding: $0.raw, as: UTF8.self).contains("in_a_string") })
+        // Composition arcs are layers; attributes are assets.
+        let kinds = Dictionary(result.references.map { (String(decoding: $0.raw, as: UTF8.self), $0.kind) }, uniquingKeysWith: { a, _ in a })
+        #expect(kinds["./layers/anim.usda"] == .layer)
+        #expect(kinds["./clips/manifest.usda"] == .layer)
+        #expect(kinds["./assets/package.usdz"] == .layer)
+        #expect(kinds["./textures/wood.png"] == .asset)
+        #expect(kinds["./textures/we@ird.png"] == .asset)
+        #expect(result.references.first { $0.pattern == .udim }.map { String(decoding: $0.raw, as: UTF8.self) } == "./textures/skin.<UDIM>.png")
+    }
+
+    @Test func theLexerKnowsWhoseValueEachPathIs() throws {
+        let text = """
+            #usda 1.0
+            (
+                subLayers = [@a.usda@ (offset = 10; scale = 2), @b.usda@]
+            )
+            def "X" (prepend references = [@r.usda@</X>, @@@s@x.usda@@@] ) {
+                asset inputs:file = @t.png@  # @comment.png@
+                string s = "@string.png@"
+                string t = '''multi
+                @line.png@'''
+                rel r = </X{v=a@b}>
+                asset f.timeSamples = { 1: @u.png@, 2: @@@v\\@@@w.png@@@ }
+            }
+            """
+        let found = try USDALexer(bytes: Array(text.utf8)).assetPaths()
+        #expect(found.map { String(decoding: $0.value, as: UTF8.self) } == ["a.usda", "b.usda", "r.usda", "s@x.usda", "t.png", "u.png", "v@@@w.png"])
+        #expect(found.map { String(decoding: $0.key, as: UTF8.self) } == ["subLayers", "subLayers", "references", "references", "inputs:file", "f.timeSamples", "f.timeSamples"])
+    }
+
+    @Test func brokenTextLayersAreErrorsNamingTheLine() throws {
+        let directory = TemporaryDirectory()
+        for (name, text, reason) in [
+            ("open-path.usda", "#usda 1.0\ndef \"X\" {\n    asset a = @./x.png\n}\n", "not closed on its line (line 3)"),
+            ("open-string.usda", "#usda 1.0\n(\n    doc = \"\"\"never closed\n)\n", "never closed (line 3)"),
+            ("not-usd.usda", "hello\n", "neither a USD text layer"),
+        ] {
+            try writeFile(directory(name), text)
+            #expect {
+                try SceneScanner().scan([directory(name)])
+            } throws: { error in
+                "\(error)".contains(name) && "\(error)".contains(reason)
+            }
+        }
+    }
+
+    @Test func aCratesTokenTableIsReadAndDamageIsAnError() throws {
+        let bytes = try FileSystem.readAll(Self.fixtures.appending("assets/hero.usdc"))
+        let crate = try USDCrate(bytes, path: Self.fixtures.appending("assets/hero.usdc"))
+        #expect(crate.tokens.contains(Array("./tex/hero.png".utf8)))
+        #expect(crate.version.minor >= 4, "a compressed token table")
+        // Cut anywhere, or with flipped bytes: an error or tokens, never a crash.
+        for length in stride(from: 0, to: bytes.count, by: 7) {
+            #expect(throws: SceneError.self) { try USDCrate(Array(bytes[..<length]), path: FilePath("cut.usdc")).tokens.count > 0 && length < 88 }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var damaged = bytes
+            for _ in 0..<4 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+            _ = try? USDCrate(damaged, path: FilePath("damaged.usdc"))
+        }
+    }
+
+    @Test func lz4BlocksDecodeAndLiesAreRefused() throws {
+        // "abcabcabcabc": 3 literals, then a 9-byte match at offset 3 (4 + 5).
+        let block: [UInt8] = [0x35, 0x61, 0x62, 0x63, 0x03, 0x00]
+        #expect(try LZ4.decompressBlock(block[...], size: 12) == Array("abcabcabcabc".utf8))
+        #expect(throws: LZ4.Error.self) { try LZ4.decompressBlock(block[...], size: 11) }
+        #expect(throws: LZ4.Error.self) { try LZ4.decompressBlock([0x35, 0x61, 0x62, 0x63, 0x09, 0x00][...], size: 12) }
+        #expect(throws: LZ4.Error.self) { try LZ4.decompressBlock([0xF0, 0xFF, 0xFF][...], size: 1 << 20) }
+    }
+
+    @Test func aRewrittenLayerChangesOnlyItsPaths() throws {
+        let directory = TemporaryDirectory()
+        let result = try SceneScanner().scan([Self.fixtures.appending("shot.usda")])
+        let shot = Self.fixtures.appending("shot.usda")
+        let format = USDFormat()
+        let changes = result.references.filter { $0.scene == shot }.map { reference in
+            ReferenceChange(reference, to: Array("./moved/".utf8) + reference.raw.drop { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") } + (reference.raw.last == UInt8(ascii: "g") ? Array("@2".utf8) : []))
+        }
+        try format.rewrite(shot, changes: changes, to: directory("shot.usda"))
+        let again = try USDFormat().scan(directory("shot.usda"), part: .whole)
+        #expect(again.references.map(\.raw) == changes.map(\.newRaw))
+        // Outside the paths, not a byte changed.
+        func outside(_ bytes: [UInt8], _ found: [SceneReference]) -> [UInt8] {
+            var out: [UInt8] = []
+            var position = 0
+            for reference in found.sorted(by: { $0.locations[0].offset < $1.locations[0].offset }) {
+                var start = Int(reference.locations[0].offset)
+                var end = start + reference.locations[0].capacity
+                while start > 0 && bytes[start - 1] == UInt8(ascii: "@") { start -= 1 }
+                while end < bytes.count && bytes[end] == UInt8(ascii: "@") { end += 1 }
+                out += bytes[position..<start]
+                position = end
+            }
+            return out + bytes[position...]
+        }
+        let before = try FileSystem.readAll(shot)
+        let after = try FileSystem.readAll(directory("shot.usda"))
+        #expect(outside(before, result.references.filter { $0.scene == shot }) == outside(after, again.references))
+        // And USD itself reads the rewritten layer.
+        let check = try run(TestEnvironment.peersVenv + "/bin/python", ["-c", "import sys; from pxr import Sdf; layer = Sdf.Layer.FindOrOpen(sys.argv[1]); print(len(layer.subLayerPaths), layer.subLayerPaths[0])", directory("shot.usda").string])
+        #expect(check.stdoutText.hasPrefix("2"), "\(check.standardError)")
+    }
+}
