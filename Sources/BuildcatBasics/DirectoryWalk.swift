@@ -146,6 +146,35 @@ extension FilePath {
         }
     }
 
+    /// `relative` (or an absolute path) resolved against `directory`, with `.` and `..` taken
+    /// out lexically, as bytes in and out: tens of thousands of references resolve in a few
+    /// milliseconds, where `appending` then `lexicallyNormalized()` took a microsecond each.
+    public static func normalizedJoin(_ directory: [UInt8], _ relative: [UInt8]) -> FilePath {
+        let slash = UInt8(ascii: "/")
+        let absolute = relative.first == slash
+        var parts: [ArraySlice<UInt8>] = []
+        let base = absolute ? [] : directory
+        for piece in [base[...], relative[...]] {
+            for component in piece.split(separator: slash, omittingEmptySubsequences: true) {
+                if component.count == 1 && component.first == UInt8(ascii: ".") { continue }
+                if component.count == 2 && component.elementsEqual([0x2E, 0x2E]) {
+                    if !parts.isEmpty { parts.removeLast() }
+                    continue
+                }
+                parts.append(component)
+            }
+        }
+        let rooted = absolute || directory.first == slash
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(directory.count + relative.count + 1)
+        for (index, part) in parts.enumerated() {
+            if index > 0 || rooted { bytes.append(slash) }
+            bytes += part
+        }
+        if bytes.isEmpty { bytes = rooted ? [slash] : [UInt8(ascii: ".")] }
+        return FilePath(bytes: bytes)
+    }
+
     /// Joins a `/`-separated relative path given as bytes.
     public func appending(relativeBytes: [UInt8]) -> FilePath {
         var result = self

@@ -77,10 +77,21 @@ public struct SceneScanner {
     /// Finds the files each reference stands for, and which are missing.
     private func expand(_ result: inout ScanResult) {
         var listings = DirectoryListings()
-        for (index, reference) in result.references.enumerated() {
-            let files = listings.files(for: reference)
+        // A stat per single-file reference, on all cores: most references are single files.
+        let references = result.references
+        let statuses = Parallel.map(count: references.count, makeContext: {}) { index, _ -> FileStatus? in
+            references[index].pattern == .file ? try? FileSystem.status(of: references[index].resolved) : nil
+        }
+        for index in result.references.indices {
+            let files: [ReferencedFile]
+            // Fields read in place: copying each reference whole cost more than its stat.
+            if result.references[index].pattern == .file {
+                files = statuses[index].flatMap { $0.isRegularFile ? [ReferencedFile(path: result.references[index].resolved, status: $0, frame: nil)] : nil } ?? []
+            } else {
+                files = listings.files(for: result.references[index])
+            }
             if files.isEmpty {
-                if reference.pattern != .directory { result.missing.append(index) }
+                if result.references[index].pattern != .directory { result.missing.append(index) }
                 continue
             }
             result.assets += files.map { ScannedAsset(reference: index, file: $0) }

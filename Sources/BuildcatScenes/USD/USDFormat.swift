@@ -45,7 +45,7 @@ public final class USDFormat: SceneFormat {
         directory.removeLastComponent()
         var references: [SceneReference] = []
         if bytes.starts(with: USDCrate.magic) {
-            references = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory)
+            references = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes)
         } else {
             guard bytes.starts(with: Array("#usda ".utf8)) else {
                 throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
@@ -56,9 +56,11 @@ public final class USDFormat: SceneFormat {
             } catch {
                 throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(Self.line(of: error.offset, in: bytes)))")
             }
+            let directoryBytes = directory.bytes
+            var lines = LineCounter(bytes: bytes)
             for asset in found where !asset.value.isEmpty {
-                references.append(reference(asset.value, key: asset.key, in: path, directory: directory,
-                                            block: "line \(Self.line(of: asset.range.lowerBound, in: bytes))",
+                references.append(reference(asset.value, key: asset.key, in: path, directory: directoryBytes,
+                                            block: "line \(lines.line(of: asset.range.lowerBound))",
                                             location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
             }
         }
@@ -70,7 +72,7 @@ public final class USDFormat: SceneFormat {
     /// The tokens of a crate that are paths: those naming a file that exists, and those with a
     /// USD layer's extension (a missing layer). A path-like string that names no file and is not
     /// a layer cannot be told from any other string in the token table, and is not reported.
-    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: FilePath) throws -> [SceneReference] {
+    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
         var references: [SceneReference] = []
         for token in crate.tokens where Self.looksLikePath(token) {
             let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
@@ -94,9 +96,9 @@ public final class USDFormat: SceneFormat {
             && !token.contains(UInt8(ascii: ":")) && !extensionBytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
-    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: FilePath, block: String, location: FieldLocation) -> SceneReference {
+    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
         let isLayer = Self.layerKeys.contains(key)
-        let resolved = resolve(raw, directory: directory)
+        let resolved = resolve(raw, directoryBytes: directory)
         return SceneReference(scene: path, block: block, field: key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self), raw: raw,
                               kind: isLayer ? .layer : .asset, pattern: UDIM.hasToken(raw) ? .udim : .file,
                               resolved: resolved, locations: [location])
@@ -106,13 +108,16 @@ public final class USDFormat: SceneFormat {
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
     func resolve(_ raw: [UInt8], directory: FilePath) -> FilePath {
-        let path = FilePath(bytes: raw)
-        if path.isAbsolute { return path.lexicallyNormalized() }
-        let anchored = directory.appending(relativeBytes: raw).lexicallyNormalized()
+        resolve(raw, directoryBytes: directory.bytes)
+    }
+
+    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8]) -> FilePath {
+        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
+        let anchored = FilePath.normalizedJoin(directoryBytes, raw)
         if raw.starts(with: Array("./".utf8)) || raw.starts(with: Array("../".utf8)) || UDIM.hasToken(raw) { return anchored }
         if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
         for folder in searchPath {
-            let candidate = folder.appending(relativeBytes: raw).lexicallyNormalized()
+            let candidate = FilePath.normalizedJoin(folder.bytes, raw)
             if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
         }
         return anchored
@@ -184,5 +189,24 @@ public final class USDFormat: SceneFormat {
 
     static func line(of offset: Int, in bytes: [UInt8]) -> Int {
         1 + bytes[..<min(offset, bytes.count)].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+}
+
+/// Line numbers of increasing offsets in one pass (counting from the start for each of
+/// thousands of paths in a layer was quadratic).
+struct LineCounter {
+    let bytes: [UInt8]
+    private var offset = 0
+    private var line = 1
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func line(of target: Int) -> Int {
+        if target < offset { offset = 0; line = 1 }
+        while offset < min(target, bytes.count) {
+            if bytes[offset] == 0x0A { line += 1 }
+            offset += 1
+        }
+        return line
     }
 }
