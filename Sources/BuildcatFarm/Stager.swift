@@ -296,7 +296,9 @@ public struct Stager {
     }
 
     private func describe(_ reference: SceneReference) -> String {
-        "\(displayPath(reference.resolved)) (written '\(displayBytes(reference.raw))' in \(displayPath(reference.scene)), \(reference.block) \(reference.field))"
+        let origin = "written '\(displayBytes(reference.raw))' in \(displayPath(reference.scene)), \(reference.block) \(reference.field)"
+        if let reason = reference.unresolvable { return "cannot be resolved: \(reason) (\(origin))" }
+        return "\(displayPath(reference.resolved)) (\(origin))"
     }
 
     private func submissionRecord(_ report: StageReport, project: FilePath) -> [UInt8] {

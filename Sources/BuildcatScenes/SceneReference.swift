@@ -72,6 +72,10 @@ public struct SceneReference: Sendable {
     /// scene's frames to the sequence's file numbers; nil when that is not known for every user
     /// (then every file of the sequence may be needed at any frame).
     public var sequenceUsers: [SequenceUser]?
+    /// Why the path cannot be resolved to files (a variable defined nowhere, an expression
+    /// only the application can evaluate); nil when it can. Reported with the missing, never
+    /// guessed.
+    public var unresolvable: String?
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
@@ -85,6 +89,7 @@ public struct SceneReference: Sendable {
         self.locations = locations
         self.fileNamePrefix = nil
         self.sequenceUsers = nil
+        self.unresolvable = nil
     }
 }
 

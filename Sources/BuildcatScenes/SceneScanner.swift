@@ -20,7 +20,8 @@ public struct ScanResult: Sendable {
     public var references: [SceneReference] = []
     /// Every existing file, once per reference that stands for it.
     public var assets: [ScannedAsset] = []
-    /// Indices into `references` of the references whose files do not exist.
+    /// Indices into `references` of the references whose files do not exist, or that cannot be
+    /// resolved (`SceneReference.unresolvable` says why).
     public var missing: [Int] = []
 }
 
@@ -80,12 +81,14 @@ public struct SceneScanner {
         // A stat per single-file reference, on all cores: most references are single files.
         let references = result.references
         let statuses = Parallel.map(count: references.count, makeContext: {}) { index, _ -> FileStatus? in
-            references[index].pattern == .file ? try? FileSystem.status(of: references[index].resolved) : nil
+            references[index].pattern == .file && references[index].unresolvable == nil ? try? FileSystem.status(of: references[index].resolved) : nil
         }
         for index in result.references.indices {
             let files: [ReferencedFile]
             // Fields read in place: copying each reference whole cost more than its stat.
-            if result.references[index].pattern == .file {
+            if result.references[index].unresolvable != nil {
+                files = []
+            } else if result.references[index].pattern == .file {
                 files = statuses[index].flatMap { $0.isRegularFile ? [ReferencedFile(path: result.references[index].resolved, status: $0, frame: nil)] : nil } ?? []
             } else {
                 files = listings.files(for: result.references[index])

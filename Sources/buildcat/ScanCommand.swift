@@ -17,7 +17,9 @@ struct ScanCommand: ParsableCommand {
             Output for people: each scene with its references, missing ones marked. With --json:
               {"scenes": [{"path", "format"}],
                "assets": [{"path", "size", "kind", "raw", "scene", "block", "field", "frames"?}],
-               "missing": [{"path", "raw", "scene", "block", "field", "kind"}]}
+               "missing": [{"path", "raw", "scene", "block", "field", "kind", "unresolvable"?}]}
+            A missing entry with "unresolvable" names a path that cannot be resolved (a variable \
+            defined nowhere, an expression only the application evaluates), and says why.
             `path` is absolute; `assets` lists every existing file once per reference that uses \
             it; `frames` (sequences only) lists the frame the file serves; `raw` is the path as \
             written in the scene; `scene` is the file holding it (a library for linked data). \
@@ -88,6 +90,10 @@ struct ScanCommand: ParsableCommand {
             out += Array(#","kind":"#.utf8)
             JSONWriter.appendString(reference.kind.rawValue, to: &out)
             appendOrigin(reference, to: &out)
+            if let reason = reference.unresolvable {
+                out += Array(#","unresolvable":"#.utf8)
+                JSONWriter.appendString(reason, to: &out)
+            }
             out.append(UInt8(ascii: "}"))
         }
         out += Array("]}\n".utf8)
@@ -120,15 +126,19 @@ struct ScanCommand: ParsableCommand {
             bytesPerReference[asset.reference] += asset.file.size
         }
         let missing = Set(result.missing)
+        var byScene: [[UInt8]: [Int]] = [:]
+        for index in result.references.indices { byScene[result.references[index].scene.bytes, default: []].append(index) }
         var text = ""
         for scene in result.scenes {
             text += "\(shown(scene.path)) (\(scene.format))\n"
-            let references = result.references.indices.filter { result.references[$0].scene == scene.path }
+            let references = byScene[scene.path.bytes] ?? []
             for (position, index) in references.enumerated() {
                 let reference = result.references[index]
                 let branch = position == references.count - 1 ? "└─" : "├─"
                 let status: String
-                if missing.contains(index) {
+                if let reason = reference.unresolvable {
+                    status = "UNRESOLVABLE: \(reason)"
+                } else if missing.contains(index) {
                     status = "MISSING"
                 } else if reference.pattern == .file {
                     status = formatByteCount(bytesPerReference[index])
