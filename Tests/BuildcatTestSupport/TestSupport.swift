@@ -83,6 +83,13 @@ public enum TestEnvironment {
     }
 
     /// The venv with the Python peers (deadline, rq, bat) that tools/install-deps makes.
+    /// The shared sample scenes (`../shared/samples`), read in place: `$BUILDCAT_SAMPLES`, set
+    /// by tools/test. A test that needs them fails when they are not there.
+    public static var samples: FilePath {
+        if let path = ProcessInfo.processInfo.environment["BUILDCAT_SAMPLES"], !path.isEmpty { return FilePath(path) }
+        return FilePath(packageRoot).removingLastComponent().appending("shared/samples")
+    }
+
     public static var peersVenv: String {
         ProcessInfo.processInfo.environment["BUILDCAT_PEERS_VENV"] ?? packageRoot + "/.build-peers/venv"
     }
