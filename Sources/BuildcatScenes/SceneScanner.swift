@@ -54,7 +54,10 @@ public struct SceneScanner {
             for reference in found.references {
                 if reference.kind == .library {
                     if asked.contains(reference.resolved.bytes) { linkedBack.insert(reference.resolved.bytes) }
-                    guard !asked.contains(reference.resolved.bytes), reportedLinks.insert(reference.resolved.bytes).inserted else { continue }
+                    // Once per place it is written (a library read again for more of its parts
+                    // reports its links again); every place, for rewriting.
+                    let place = reference.scene.bytes + [0] + reference.resolved.bytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
+                    guard !asked.contains(reference.resolved.bytes), reportedLinks.insert(place).inserted else { continue }
                 }
                 result.references.append(reference)
             }
