@@ -76,6 +76,9 @@ public struct SceneReference: Sendable {
     /// only the application can evaluate); nil when it can. Reported with the missing, never
     /// guessed.
     public var unresolvable: String?
+    /// For a frame sequence: only files numbered in this range belong to it (a Nuke Read's
+    /// first and last frames); nil for every number.
+    public var frameRange: ClosedRange<Int>?
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
@@ -90,6 +93,7 @@ public struct SceneReference: Sendable {
         self.fileNamePrefix = nil
         self.sequenceUsers = nil
         self.unresolvable = nil
+        self.frameRange = nil
     }
 }
 

@@ -146,6 +146,7 @@ struct DirectoryListings {
             let matches = index(of: directory)[key] ?? []
             return matches.compactMap { match -> ReferencedFile? in
                 if reference.pattern == .udim && !(1001...2000).contains(match.number) { return nil }
+                if let range = reference.frameRange, !range.contains(match.number) { return nil }
                 let file = directory.appending(FilePath.Component(bytes: match.name))
                 guard let status = try? FileSystem.status(of: file), status.isRegularFile else { return nil }
                 return ReferencedFile(path: file, status: status, frame: reference.pattern == .frameSequence ? match.number : nil)

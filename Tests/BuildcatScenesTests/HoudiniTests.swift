@@ -15,33 +15,9 @@ import Testing
     }
 
     @Test func findsTheFixturesFileParametersAsRecorded() throws {
-        struct Expected: Decodable {
-            var raw: String
-            var path: String?
-            var node: String
-            var parameter: String
-            var files: [String]?
-            var missing: Bool?
-            var unresolvable: String?
-        }
-        let expected = try JSONDecoder().decode([Expected].self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures.appending("shot.hip.expected.json").string)))
+        let expected = try ExpectedReference.load(Self.fixtures.appending("shot.hip.expected.json"))
         let result = try scan(Self.fixtures.appending("shot.hip"), environment: ["JOB": Self.fixtures.appending("job").string])
-        #expect(result.references.map { String(decoding: $0.raw, as: UTF8.self) } == expected.map(\.raw))
-        for (reference, want) in zip(result.references, expected) {
-            #expect(reference.block == "node \(want.node)")
-            #expect(reference.field == want.parameter)
-            let index = result.references.firstIndex { $0.raw == reference.raw }!
-            if let unresolvable = want.unresolvable {
-                #expect(reference.unresolvable?.contains(unresolvable.hasPrefix("$") ? unresolvable : "expression") == true, "\(want.raw)")
-                #expect(result.missing.contains(index))
-                continue
-            }
-            #expect(reference.unresolvable == nil)
-            #expect(reference.resolved == Self.fixtures.appending(want.path!), "\(want.raw)")
-            #expect(result.missing.contains(index) == (want.missing ?? false), "\(want.raw)")
-            let files = result.assets.filter { $0.reference == index }.map { String($0.file.path.string.dropFirst(Self.fixtures.string.count + 1)) }.sorted()
-            #expect(files == (want.files ?? (want.missing == true ? [] : [want.path!])), "\(want.raw)")
-        }
+        ExpectedReference.check(result, against: expected, fixtures: Self.fixtures, scene: "shot.hip")
         // $JOB from the scene's variables when the environment has none: the artist's machine.
         let fromScene = try scan(Self.fixtures.appending("shot.hip"))
         #expect(fromScene.references[4].resolved == FilePath("/home/artist/shots/assets/tree.abc"))

@@ -11,37 +11,11 @@ import Testing
     static let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/maya")
     static let environment = ["BUILDCAT_FIXTURE_ENV": fixtures.appending("env").string]
 
-    struct Expected: Decodable {
-        var raw: String
-        var block: String
-        var field: String
-        var path: String?
-        var files: [String]?
-        var missing: Bool?
-        var unresolvable: String?
-        var scene: String?
-    }
-
-    func relative(_ path: FilePath) -> String { String(path.string.dropFirst(Self.fixtures.string.count + 1)) }
-
     @Test func findsTheFixturesReferencesAsRecorded() throws {
-        let expected = try JSONDecoder().decode([Expected].self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures.appending("scene.ma.expected.json").string)))
+        let expected = try ExpectedReference.load(Self.fixtures.appending("scene.ma.expected.json"))
         let result = try SceneScanner().scan([Self.fixtures.appending("scene.ma")], formats: [MayaAsciiFormat(environment: Self.environment)])
-        #expect(result.references.map { String(decoding: $0.raw, as: UTF8.self) } == expected.map(\.raw))
-        #expect(result.scenes.map { relative($0.path) } == ["scene.ma", "assets/prop.ma"])
-        for (index, (reference, want)) in zip(result.references, expected).enumerated() {
-            #expect(reference.block == want.block && reference.field == want.field, "\(want.raw)")
-            #expect(relative(reference.scene) == (want.scene ?? "scene.ma"))
-            if let unresolvable = want.unresolvable {
-                #expect(reference.unresolvable?.contains(unresolvable) == true)
-                #expect(result.missing.contains(index))
-                continue
-            }
-            #expect(relative(reference.resolved) == want.path, "\(want.raw)")
-            #expect(result.missing.contains(index) == (want.missing ?? false), "\(want.raw)")
-            let files = result.assets.filter { $0.reference == index }.map { relative($0.file.path) }.sorted()
-            #expect(files == (want.files ?? (want.missing == true ? [] : [want.path!])), "\(want.raw)")
-        }
+        #expect(result.scenes.map { String($0.path.string.dropFirst(Self.fixtures.string.count + 1)) } == ["scene.ma", "assets/prop.ma"])
+        ExpectedReference.check(result, against: expected, fixtures: Self.fixtures, scene: "scene.ma")
     }
 
     /// The files each shared sample uses, found in place (none of them exists here).
