@@ -213,7 +213,7 @@ public final class HoudiniFormat: SceneFormat {
             let location = change.reference.locations[0]
             var value = change.newRaw
             // Put the frame token back where its digits stand in for it.
-            if let frame = tokens[location.offset], let at = Self.lastRange(of: frame.digits, in: value) {
+            if let frame = tokens[location.offset], let at = TextScenes.lastRangeInName(of: frame.digits, in: value) {
                 value.replaceSubrange(at, with: frame.token)
             }
             guard value != change.reference.raw else { continue }
@@ -257,13 +257,6 @@ public final class HoudiniFormat: SceneFormat {
         let end = archive.sections.last.map { $0.body.upperBound } ?? 0
         result += bytes[end...]
         try FileSystem.writeAtomically(result, to: output)
-    }
-
-    private static func lastRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
-        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
-        for start in stride(from: haystack.count - needle.count, through: 0, by: -1)
-        where haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
-        return nil
     }
 }
 

@@ -50,24 +50,10 @@ struct HoudiniParms {
                 continue
             }
             if byte == UInt8(ascii: "\"") {
-                var text: [UInt8] = []
-                var cursor = index + 1
-                while cursor < line.upperBound && bytes[cursor] != UInt8(ascii: "\"") {
-                    if bytes[cursor] == UInt8(ascii: "\\"), cursor + 1 < line.upperBound {
-                        cursor += 1
-                        switch bytes[cursor] {
-                        case UInt8(ascii: "n"): text.append(0x0A)
-                        case UInt8(ascii: "t"): text.append(0x09)
-                        default: text.append(bytes[cursor])
-                        }
-                    } else {
-                        text.append(bytes[cursor])
-                    }
-                    cursor += 1
-                }
-                guard cursor < line.upperBound else { return }  // unterminated: not a value we can place
-                values.append(Value(parameter: parameter, text: text, range: (index + 1)..<cursor, quoted: true))
-                index = cursor + 1
+                // Unterminated on its line: not a value we can place.
+                guard let (text, contents, end) = TextScenes.quotedString(bytes, at: index, end: line.upperBound) else { return }
+                values.append(Value(parameter: parameter, text: text, range: contents, quoted: true))
+                index = end
                 continue
             }
             let start = index
@@ -80,12 +66,7 @@ struct HoudiniParms {
     static func encode(_ text: [UInt8], quoted: Bool) -> [UInt8] {
         let needsQuotes = quoted || text.isEmpty || text.contains { isSpace($0) || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "(") || $0 == UInt8(ascii: ")") || $0 == UInt8(ascii: "\\") }
         guard needsQuotes else { return text }
-        var out: [UInt8] = quoted ? [] : [UInt8(ascii: "\"")]
-        for byte in text {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-            out.append(byte)
-        }
-        if !quoted { out.append(UInt8(ascii: "\"")) }
-        return out
+        let escaped = TextScenes.escaped(text)
+        return quoted ? escaped : [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
     }
 }

@@ -222,16 +222,7 @@ public final class MayaAsciiFormat: SceneFormat {
     }
 
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
-        let bytes = try FileSystem.readAll(path)
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.count + 64 * changes.count)
-        var position = 0
-        for change in changes.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
-            let start = Int(change.reference.locations[0].offset)
-            let end = start + change.reference.locations[0].capacity
-            guard start >= position, end <= bytes.count else {
-                throw SceneError(scene: displayPath(path), reason: "the path '\(displayBytes(change.reference.raw))' is no longer where the scan found it")
-            }
+        try TextScenes.rewrite(path, changes: changes, to: output) { change, _, _ in
             var value = change.newRaw
             // Keep the scene's own spelling where the checkout path has an expanded tile or frame.
             if change.reference.pattern == .udim, !UDIM.hasToken(change.reference.raw), let token = Self.range(of: Array("<UDIM>".utf8), in: value) {
@@ -241,15 +232,8 @@ public final class MayaAsciiFormat: SceneFormat {
                 let nameStart = (value.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0
                 if nameStart + frame.lowerBound < value.count { value.replaceSubrange((nameStart + frame.lowerBound)...(nameStart + frame.lowerBound), with: Array("<f>".utf8)) }
             }
-            result += bytes[position..<start]
-            for byte in value {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { result.append(UInt8(ascii: "\\")) }
-                result.append(byte)
-            }
-            position = end
+            return TextScenes.escaped(value)
         }
-        result += bytes[position...]
-        try FileSystem.writeAtomically(result, to: output)
     }
 
     static func lastComponent(_ bytes: [UInt8]) -> [UInt8] {

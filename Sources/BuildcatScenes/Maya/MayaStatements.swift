@@ -31,26 +31,11 @@ enum MayaStatements {
             case UInt8(ascii: "/") where index + 1 < count && bytes[index + 1] == UInt8(ascii: "/"):
                 while index < count && bytes[index] != 0x0A { index += 1 }
             case UInt8(ascii: "\""):
-                let start = index + 1
-                var text: [UInt8] = []
-                var cursor = start
-                while cursor < count && bytes[cursor] != UInt8(ascii: "\"") {
-                    if bytes[cursor] == UInt8(ascii: "\\") {
-                        guard cursor + 1 < count else { break }
-                        cursor += 1
-                        switch bytes[cursor] {
-                        case UInt8(ascii: "n"): text.append(0x0A)
-                        case UInt8(ascii: "t"): text.append(0x09)
-                        default: text.append(bytes[cursor])
-                        }
-                    } else {
-                        text.append(bytes[cursor])
-                    }
-                    cursor += 1
+                guard let (text, contents, end) = TextScenes.quotedString(bytes, at: index) else {
+                    throw ParseError(offset: index, reason: "a string is never closed")
                 }
-                guard cursor < count else { throw ParseError(offset: index, reason: "a string is never closed") }
-                current.append(Token(text: text, range: start..<cursor, isWord: false))
-                index = cursor + 1
+                current.append(Token(text: text, range: contents, isWord: false))
+                index = end
             default:
                 let start = index
                 while index < count, ![0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ";"), UInt8(ascii: "\"")].contains(bytes[index]) { index += 1 }

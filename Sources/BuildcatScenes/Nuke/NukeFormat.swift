@@ -100,43 +100,18 @@ public final class NukeFormat: SceneFormat {
     }
 
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
-        let bytes = try FileSystem.readAll(path)
         let tokens = sequenceTokens[path.bytes] ?? [:]
-        var result: [UInt8] = []
-        var position = 0
-        for change in changes.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
-            let start = Int(change.reference.locations[0].offset)
-            let end = start + change.reference.locations[0].capacity
-            guard start >= position, end <= bytes.count else {
-                throw SceneError(scene: displayPath(path), reason: "the path '\(displayBytes(change.reference.raw))' is no longer where the scan found it")
-            }
+        try TextScenes.rewrite(path, changes: changes, to: output) { change, bytes, start in
             var value = change.newRaw
             // Put the sequence token back where the first frame's number stands in for it.
-            if let token = tokens[Int64(start)], let at = Self.lastRange(of: token.digits, in: value) { value.replaceSubrange(at, with: token.token) }
-            let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
-            let needsQuotes = !quoted && value.contains { $0 == 0x20 || $0 == 0x09 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "\\") }
-            result += bytes[position..<start]
-            if needsQuotes || quoted {
-                if !quoted { result.append(UInt8(ascii: "\"")) }
-                for byte in value {
-                    if [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "[")].contains(byte) { result.append(UInt8(ascii: "\\")) }
-                    result.append(byte)
-                }
-                if !quoted { result.append(UInt8(ascii: "\"")) }
-            } else {
-                result += value
+            if let token = tokens[Int64(start)], let at = TextScenes.lastRangeInName(of: token.digits, in: value) {
+                value.replaceSubrange(at, with: token.token)
             }
-            position = end
+            let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
+            let special: Set<UInt8> = [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: "\\")]
+            guard quoted || value.contains(where: special.contains) else { return value }
+            let escaped = TextScenes.escaped(value, escaping: [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "[")])
+            return quoted ? escaped : [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
         }
-        result += bytes[position...]
-        try FileSystem.writeAtomically(result, to: output)
-    }
-
-    private static func lastRange(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
-        guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
-        let nameStart = (haystack.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0
-        for start in stride(from: haystack.count - needle.count, through: nameStart, by: -1)
-        where haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
-        return nil
     }
 }

@@ -77,27 +77,14 @@ struct NukeScript {
         guard start < count, bytes[start] != 0x0A else { return ([], start..<start, false, false, start) }
         switch bytes[start] {
         case UInt8(ascii: "\""):
-            var value: [UInt8] = []
-            var index = start + 1
-            while index < count && bytes[index] != UInt8(ascii: "\"") {
-                if bytes[index] == UInt8(ascii: "\\"), index + 1 < count {
-                    index += 1
-                    switch bytes[index] {
-                    case UInt8(ascii: "n"): value.append(0x0A)
-                    case UInt8(ascii: "t"): value.append(0x09)
-                    default: value.append(bytes[index])
-                    }
-                } else {
-                    value.append(bytes[index])
-                }
-                index += 1
+            guard let (value, contents, after) = TextScenes.quotedString(bytes, at: start) else {
+                throw ParseError(offset: start, reason: "a quoted value is never closed")
             }
-            guard index < count else { throw ParseError(offset: start, reason: "a quoted value is never closed") }
-            var end = index + 1
+            var end = after
             while end < count && bytes[end] != 0x0A { end += 1 }
             // `\[` keeps the script's parser from reading a bracket, but the file knob still
             // evaluates it: any bracket in the value is TCL.
-            return (value, (start + 1)..<index, true, value.contains(UInt8(ascii: "[")), end)
+            return (value, contents, true, value.contains(UInt8(ascii: "[")), end)
         case UInt8(ascii: "{"):
             var depth = 0
             var index = start
