@@ -45,7 +45,7 @@ public protocol SceneFormat: AnyObject {
 
 /// The formats Buildcat reads, in the order they are tried.
 public func makeSceneFormats() -> [any SceneFormat] {
-    [BlendFormat(), USDFormat(), HoudiniFormat(), MayaAsciiFormat(), NukeFormat(), OBJFormat(), GLTFFormat()]
+    [BlendFormat(), USDFormat(), HoudiniFormat(), IFDFormat(), MayaAsciiFormat(), NukeFormat(), OBJFormat(), GLTFFormat()]
 }
 
 /// Finds the format that reads a file.

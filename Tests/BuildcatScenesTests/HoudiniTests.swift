@@ -54,7 +54,7 @@ import Testing
         #expect(String(decoding: expand("$HIP/sim.$SF.sim").path, as: UTF8.self) == "/p/sim.1.sim")
         #expect(String(decoding: expand("$HIP/t.%(UDIM)d.rat").path, as: UTF8.self) == "/p/t.<UDIM>.rat")
         #expect(expand("$HIP/t.%(UDIM)d.rat").pattern == .udim)
-        #expect(expand("$HIP/$OS.png", node: nil).unresolvable?.contains("hides") == true)
+        #expect(expand("$HIP/$OS.png", node: nil).unresolvable?.contains("does not record") == true)
         #expect(expand("$HIP/%(CHANNEL)s.rat").unresolvable != nil)
         #expect(expand("$NOPE/x.png").unresolvable?.contains("$NOPE") == true)
     }
@@ -94,6 +94,24 @@ import Testing
         } throws: { error in
             "\(error)".contains("TornadoExport.hipnc") && "\(error)".contains("Apprentice or Indie")
         }
+    }
+
+    @Test func aMantraSceneDescriptionsInputsAsRecorded() throws {
+        let expected = try ExpectedReference.load(Self.fixtures.appending("shot.ifd.expected.json"))
+        let format = IFDFormat(environment: [:])
+        let result = try SceneScanner().scan([Self.fixtures.appending("shot.ifd")], formats: [format])
+        ExpectedReference.check(result, against: expected, fixtures: Self.fixtures, scene: "shot.ifd")
+        // Rewritten: the new paths read back, outputs and expressions untouched.
+        let directory = TemporaryDirectory()
+        let changes = result.references.filter { $0.unresolvable == nil }.map {
+            ReferenceChange($0, to: format.relativeReference(Array("staged files/".utf8) + Array($0.resolved.lastComponent!.string.utf8)))
+        }
+        try format.rewrite(Self.fixtures.appending("shot.ifd"), changes: changes, to: directory("shot.ifd"))
+        let again = try IFDFormat(environment: [:]).scan(directory("shot.ifd"), part: .whole).references
+        #expect(again.map { String(decoding: $0.raw, as: UTF8.self) }.prefix(3) == ["$HIP/staged files/studio_shaders.hda", "$HIP/staged files/hero.bgeo.sc", "$HIP/staged files/hero_diffuse.rat"])
+        let text = try String(contentsOfFile: directory("shot.ifd").string, encoding: .utf8)
+        #expect(text.contains("ray_image \"$HIP/render/shot.$F4.exr\""))
+        #expect(text.contains("\"$HIP/staged files/fur.$F4.bgeo.sc\""), "the frame token is put back")
     }
 
     @Test func damagedArchivesAreErrorsNamingTheFile() throws {

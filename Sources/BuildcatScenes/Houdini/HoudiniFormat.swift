@@ -184,7 +184,7 @@ public final class HoudiniFormat: SceneFormat {
                 result.path += Array(value.utf8)
             } else {
                 result.unresolvable = result.unresolvable ?? (name == "OS"
-                    ? "$OS is the node's name, which this Apprentice/Indie file hides"
+                    ? "$OS is the node's name, which this file does not record (an Apprentice or Indie file hides it)"
                     : "$\(name) is defined neither in the scene's variables nor in the environment")
                 result.path += text[index..<tokenEnd]
             }
