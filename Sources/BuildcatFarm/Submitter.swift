@@ -89,6 +89,14 @@ public struct Submitter {
         try Self.validate(output: output)
         let (scenes, manifestHash, sequencesHash) = try record(submission)
         guard let scene = scenes.first else { throw SubmitError(message: "submission \(submission) records no scene") }
+        // The workers render Blender scenes; other formats are staged (and verified) only.
+        if function == "buildcat.blender.render_frames" && !scene.lowercased().hasSuffix(".blend") {
+            throw SubmitError(message: """
+                submission \(submission) is staged, but its scene '\(scene)' is not a Blender scene, and Buildcat's \
+                workers render only Blender scenes so far: nothing was queued (`buildcat verify \(submission)` checks \
+                the staged files)
+                """)
+        }
         // Every job's arguments are the same but for its frames: serialize the rest once.
         var fixed: [(key: String, value: JSONValue)] = [
             ("manifest_xxh128", .text(manifestHash)), ("output", .text(output)),

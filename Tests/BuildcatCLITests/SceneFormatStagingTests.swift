@@ -57,4 +57,20 @@ import Testing
             #expect((entry["path"] as? String)?.hasPrefix(checkout.string + "/") == true, "\(scene): \(entry["path"] ?? "")")
         }
     }
+
+    @Test func aSceneNoWorkerRendersIsStagedButNotQueued() throws {
+        let directory = TemporaryDirectory()
+        let share = directory("share")
+        try FileManager.default.createDirectory(atPath: share.string, withIntermediateDirectories: true)
+        #expect(try buildcat(["store", "init", "--share", share.string], cache: directory("cache")).status == 0)
+        let server = try RedisServer()
+        let output = try buildcat(["stage-and-submit", "--share", share.string, "--redis", server.url, "--frames", "1", "--allow-missing",
+                                   Self.fixtures.appending("nuke/comp.nk").string], cache: directory("cache"))
+        #expect(output.status == 1)
+        #expect(output.standardError.contains("is not a Blender scene"), "\(output.standardError)")
+        let submissions = try FileManager.default.contentsOfDirectory(atPath: share.appending("buildcat/submissions").string)
+        #expect(submissions.count == 1, "staged all the same")
+        let queued = try run(TestEnvironment.peersVenv + "/bin/rq", ["info", "--url", server.url, "--only-queues"])
+        #expect(!queued.stdoutText.contains("default"), "\(queued.stdoutText)")
+    }
 }
