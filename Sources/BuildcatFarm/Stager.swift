@@ -31,6 +31,9 @@ public struct StageReport: Sendable {
     /// Whether an earlier submission with exactly this content was found and is reported
     /// instead of a new one (nothing was written).
     public var reused = false
+    /// What a person should know about how something was staged (a binary USD layer staged as
+    /// it is, …).
+    public var notes: [String] = []
 }
 
 /// How far a staging is: its phase, and for the copying phase files and bytes done of all.
@@ -139,6 +142,12 @@ public struct Stager {
         try FileSystem.createDirectories(temporaryDirectory)
         defer { _ = try? removeTree(temporaryDirectory) }
         let rewrittenScenes = try rewriteScenes(scan, layout: layout, into: temporaryDirectory, formats: formats)
+        for scene in scan.scenes where scene.format == "usd" {
+            // A crate is never rewritten: it was refused above, or every path in it stays valid.
+            if let head = try? FileSystem.readAll(scene.path).prefix(8), Array(head) == Array("PXR-USDC".utf8) {
+                report.notes.append("\(String(decoding: layout.checkoutPath(for: scene.path), as: UTF8.self)): a binary USD layer, staged as it is (every path in it stays valid in the checkout)")
+            }
+        }
         let sceneDigests = try rewrittenScenes.map { try XXH128Hasher.hashFile(at: $0.file, buffer: buffer) }
 
         let submissionRoot = store.share.appending(directory)

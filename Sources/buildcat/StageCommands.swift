@@ -285,7 +285,7 @@ func printReport(_ report: StageReport, submit: SubmitReport?, json: Bool, dryRu
             ("files_copied", .integer(Int64(report.filesCopied))), ("bytes_copied", .integer(report.bytesCopied)),
             ("files_present", .integer(Int64(report.filesPresent))), ("bytes_present", .integer(report.bytesPresent)),
             ("manifest_xxh128", .text(report.manifestHash)), ("missing", .array(report.missing.map { .text($0) })),
-            ("dry_run", .bool(dryRun)), ("reused", .bool(report.reused)),
+            ("dry_run", .bool(dryRun)), ("reused", .bool(report.reused)), ("notes", .array(report.notes.map { .text($0) })),
         ]
         if let submit {
             members += [("queue", .text(submit.queue)), ("frames", .integer(Int64(submit.frames))), ("jobs", .array(submit.jobs.map { .text($0) }))]
@@ -303,6 +303,7 @@ func printReport(_ report: StageReport, submit: SubmitReport?, json: Bool, dryRu
     }
     print("  \(report.filesFound) file(s), \(formatByteCount(report.bytesFound)); copied \(report.filesCopied) (\(formatByteCount(report.bytesCopied))), already on the share \(report.filesPresent) (\(formatByteCount(report.bytesPresent)))")
     for missing in report.missing { print("  missing: \(missing)") }
+    for note in report.notes { print("  note: \(note)") }
     if let submit {
         if dryRun {
             print("would queue \(submit.frames) frame(s) as \(chunks ?? 0) job(s) on queue \(submit.queue)")

@@ -31,6 +31,7 @@ import Testing
         #expect(staged.status == 0, "\(staged.standardError)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(staged.standardOutput)) as? [String: Any])
         let checkout = share.appending("\(try #require(report["directory"] as? String))/files")
+        #expect((report["notes"] as? [String])?.contains { $0.hasPrefix("assets/hero.usdc: a binary USD layer, staged as it is") } == true)
 
         let script = directory("deps.py")
         try writeFile(script, """
