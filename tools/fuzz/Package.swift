@@ -14,6 +14,13 @@ let package = Package(
             path: "blend",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
+        // Feeds arbitrary bytes, as each of the other scene formats, to the scanner.
+        .executableTarget(
+            name: "fuzz-scenes",
+            dependencies: [.product(name: "BuildcatScenes", package: "Buildcat")],
+            path: "scenes",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
