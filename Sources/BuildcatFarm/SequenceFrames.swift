@@ -62,7 +62,8 @@ public struct SequenceFrames: Sendable, Equatable {
             var unknown = false
             for user in sequence.users {
                 for frame in frames {
-                    for shown in [frame - 1, frame, frame + 1] {
+                    let neighbours = [frame.subtractingReportingOverflow(1), (frame, false), frame.addingReportingOverflow(1)]
+                    for (shown, overflow) in neighbours where !overflow {
                         guard let number = user.fileNumber(atSceneFrame: shown) else { unknown = true; continue }
                         numbers.insert(number)
                     }

@@ -122,14 +122,18 @@ public struct SequenceUser: Sendable, Equatable, Hashable {
     /// nil when the user plays no images (length 0: Blender then shows number 0, whatever the offset).
     public func fileNumber(atSceneFrame frame: Int) -> Int? {
         guard length > 0 else { return nil }
-        var position = frame - start + 1
+        // Hostile numbers (a damaged record) must not trap: an overflow has no file number.
+        let (difference, overflow) = frame.subtractingReportingOverflow(start)
+        guard !overflow, difference < Int.max else { return nil }
+        var position = difference + 1
         if cyclic {
             position %= length
             if position < 0 { position += length }
             if position == 0 { position = length }
         }
         position = min(max(position, 0), length)
-        return position + offset
+        let (number, overflowed) = position.addingReportingOverflow(offset)
+        return overflowed ? nil : number
     }
 }
 

@@ -70,6 +70,10 @@ import Testing
                 try SceneScanner().scan([directory(name)], formats: [NukeFormat()])
             } throws: { error in "\(error)".contains(name) && "\(error)".contains(reason) }
         }
+        // Found by tools/fuzz/run (scenes): a padding too wide to be one overflowed.
+        try writeFile(directory("wide.nk"), "Read {\n file a.%99999999999999999999999d.exr\n name R\n}\nRead {\n file b.\(String(repeating: "#", count: 5000)).exr\n}\n")
+        let wide = try SceneScanner().scan([directory("wide.nk")], formats: [NukeFormat()])
+        #expect(wide.references.map(\.pattern) == [.file, .file])
         let bytes = try FileSystem.readAll(Self.fixtures.appending("comp.nk"))
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {

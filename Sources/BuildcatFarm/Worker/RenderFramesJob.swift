@@ -19,7 +19,8 @@ struct RenderFramesJob {
             throw JobFailure("the job has no 'frames' argument (a list of frame numbers)")
         }
         let frames = try frameValues.map { value -> Int in
-            guard case .integer(let frame) = value, let number = Int(exactly: frame) else {
+            // Blender's frames lie within ±1,048,574; anything far outside is no frame.
+            guard case .integer(let frame) = value, let number = Int(exactly: frame), abs(number) <= 1_000_000_000 else {
                 throw JobFailure("the job's 'frames' must be whole numbers; it has \(String(decoding: value.serialized(), as: UTF8.self))")
             }
             return number

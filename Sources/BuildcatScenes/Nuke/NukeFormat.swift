@@ -84,14 +84,15 @@ public final class NukeFormat: SceneFormat {
             var index = percent + 1
             var width = 0
             while index < value.count, value[index] >= 0x30, value[index] <= 0x39 {
-                width = width * 10 + Int(value[index] - 0x30)
+                width = min(width * 10 + Int(value[index] - 0x30), 1_000)  // no real padding is wider
                 index += 1
             }
-            if index < value.count, value[index] == UInt8(ascii: "d") { return (percent..<(index + 1), max(width, 1)) }
+            if index < value.count, value[index] == UInt8(ascii: "d"), width <= 32 { return (percent..<(index + 1), max(width, 1)) }
         }
         guard let last = value.lastIndex(of: UInt8(ascii: "#")) else { return nil }
         var first = last
         while first > 0 && value[first - 1] == UInt8(ascii: "#") { first -= 1 }
+        guard last - first < 32 else { return nil }
         return (first..<(last + 1), last - first + 1)
     }
 

@@ -24,6 +24,7 @@ struct USDCrate {
         guard bytes.starts(with: Self.magic), bytes.count >= 88 else { throw bad("no PXR-USDC header") }
         version = (Int(bytes[8]), Int(bytes[9]), Int(bytes[10]))
         let tableOfContents = try uint64(16)
+        guard tableOfContents < bytes.count else { throw bad("its table of contents lies past the end") }
         let sectionCount = try uint64(tableOfContents)
         guard sectionCount <= 64 else { throw bad("it claims \(sectionCount) sections") }
         var tokensSection: (start: Int, size: Int)?
@@ -34,13 +35,13 @@ struct USDCrate {
             if Array(name) == Array("TOKENS".utf8) { tokensSection = (try uint64(entry + 16), try uint64(entry + 24)) }
         }
         guard let (start, size) = tokensSection else { throw bad("it has no TOKENS section") }
-        guard start + size <= bytes.count else { throw bad("its TOKENS section runs past the end") }
+        guard start <= bytes.count, size <= bytes.count - start, size >= 16 else { throw bad("its TOKENS section runs past the end") }
         let count = try uint64(start)
         let characters: [UInt8]
         if version.major > 0 || version.minor >= 4 {
             let uncompressed = try uint64(start + 8)
             let compressed = try uint64(start + 16)
-            guard uncompressed <= 1 << 30, start + 24 + compressed <= start + size else { throw bad("its TOKENS section claims \(compressed) bytes it does not have") }
+            guard uncompressed <= 1 << 30, size >= 24, compressed <= size - 24 else { throw bad("its TOKENS section claims \(compressed) bytes it does not have") }
             do {
                 characters = try LZ4.decompressUSD(bytes[(start + 24)..<(start + 24 + compressed)], size: uncompressed)
             } catch {
@@ -48,7 +49,7 @@ struct USDCrate {
             }
         } else {
             let length = try uint64(start + 8)
-            guard start + 16 + length <= start + size else { throw bad("its TOKENS section claims \(length) bytes it does not have") }
+            guard length <= size - 16 else { throw bad("its TOKENS section claims \(length) bytes it does not have") }
             characters = Array(bytes[(start + 16)..<(start + 16 + length)])
         }
         let split = characters.split(separator: 0, omittingEmptySubsequences: false)

@@ -32,3 +32,19 @@ public func fuzzScenes(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     unlink(path)
     return 0
 }
+
+/// libFuzzer's entry point for programs that have their own `main`.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32
+
+/// SwiftPM makes an executable's `main` this module's own; hand control to libFuzzer from it.
+@_cdecl("fuzz_scenes_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments, { fuzzScenes($0, $1) })
+}
