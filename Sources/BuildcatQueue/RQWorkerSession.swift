@@ -236,12 +236,18 @@ public struct RQWorkerSession: Sendable {
     }
 
     /// Recovers jobs whose worker stopped heartbeating (retried while retries are left, else
-    /// failed as abandoned), moves due retries into their queues and returns jobs stuck
-    /// between pop and start. Safe to run from every worker at once: each job is handled once.
+    /// failed as abandoned) — not in a Redis younger than one lifetime, whose scores ran out
+    /// while it was down — moves due retries into their queues and returns jobs stuck between
+    /// pop and start. Safe to run from every worker at once: each job is handled once.
     public func maintain(on redis: RedisConnection) throws(RedisError) -> Maintenance {
         var result = Maintenance()
         let (stamp, seconds, _) = Self.now()
-        let expired = try redis.pipeline(queues.map { ["ZRANGEBYSCORE", "rq:wip:\($0)", 0, seconds, "LIMIT", 0, 1000] })
+        // A Redis that has just restarted holds executions whose scores ran out while it was
+        // down: their workers get one lifetime to heartbeat again before any is abandoned.
+        let info = try redis.run(["INFO", "server"]).text ?? ""
+        let uptime = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("uptime_in_seconds:") }
+            .flatMap { Int($0.dropFirst("uptime_in_seconds:".count)) } ?? .max
+        let expired = uptime < ttl ? [] : try redis.pipeline(queues.map { ["ZRANGEBYSCORE", "rq:wip:\($0)", 0, seconds, "LIMIT", 0, 1000] })
         for (queue, reply) in zip(queues, expired) {
             for entry in (reply.array ?? []).compactMap(\.text) {
                 guard let colon = entry.lastIndex(of: ":") else { continue }

@@ -324,6 +324,24 @@ import Testing
         #expect(farm.standInRuns().isEmpty)
     }
 
+    @Test func aWorkerCutOffFromRedisStopsItsRenderBeforeTheFarmCouldGiveTheJobToAnother() throws {
+        let farm = try TestFarm()
+        let (_, jobs) = try farm.stageAndSubmit(["--frames", "1"])
+        let worker = try farm.startWorker(["--heartbeat", "1"], sleep: 6)
+        #expect(eventually { farm.standInRuns().count == 1 })
+        farm.server.stop()
+        // Two heartbeats missed: the render stops (its lease ran out) while Redis is away.
+        #expect(eventually(seconds: 15) { worker.text.contains("longer than its lease") || worker.text.contains("lost Redis") }, "\(worker.text)")
+        usleep(3_000_000)
+        try farm.server.start(["--appendonly", "yes"])
+        // Back: the job is handed back (no retry used), taken again and finished, once more.
+        #expect(try eventually(seconds: 60) { try farm.rqJob(jobs[0])["status"] as? String == "finished" }, "\(worker.text)")
+        worker.signal(SIGTERM)
+        #expect(worker.wait(seconds: 30) == 0)
+        #expect(worker.text.contains("handed back"), "\(worker.text)")
+        #expect(farm.standInRuns().count == 2)
+    }
+
     @Test func aRenderThatFailsOrWritesNoFrameFailsTheJobWithTheLog() throws {
         let farm = try TestFarm()
         let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1"])

@@ -169,7 +169,7 @@ import Testing
         let dying = session("dying", ttl: 1)
         try dying.register(on: redis)
         let job = try #require(try dying.claim(on: redis))
-        let survivor = session("survivor")
+        let survivor = session("survivor", ttl: 1)
         #expect(try survivor.maintain(on: redis).abandoned.isEmpty, "not expired yet")
         usleep(1_500_000)
         let recovered = try survivor.maintain(on: redis)
@@ -193,6 +193,23 @@ import Testing
         #expect(failed[1].contains("abandoned: its worker dying stopped sending heartbeats"))
         // A heartbeat tells the dead worker it lost its job.
         #expect(try dying.heartbeat(on: redis, running: again).jobKept == false)
+    }
+
+    @Test func aRedisYoungerThanALifetimeAbandonsNothing() throws {
+        let server = try RedisServer()
+        let redis = try RedisConnection(url: try #require(RedisURL(server.url)))
+        _ = try enqueue(server, count: 1)
+        let job = try #require(try session("a", ttl: 1).claim(on: redis))
+        usleep(1_200_000)
+        // Restarted (without persistence here: the entry is put back as an AOF would restore it).
+        let score = try #require(try redis.run(["ZSCORE", "rq:wip:render", "\(job.id):\(job.execution)"]).text)
+        server.stop()
+        try server.start()
+        let fresh = try RedisConnection(url: try #require(RedisURL(server.url)))
+        try fresh.run(["ZADD", "rq:wip:render", score, "\(job.id):\(job.execution)"])
+        try fresh.run(["HSET", RQJob.key(job.id), "status", "started"])
+        #expect(try session("b", ttl: 5).maintain(on: fresh).abandoned.isEmpty, "its worker gets a lifetime to heartbeat again")
+        #expect(try session("c", ttl: 1).maintain(on: fresh).abandoned.count <= 1)
     }
 
     @Test func aJobHandedBackGoesToTheFrontWithItsRetriesUntouched() throws {

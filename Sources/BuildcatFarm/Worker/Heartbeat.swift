@@ -13,6 +13,8 @@ final class Heartbeat: Sendable {
         var job: RQClaimedJob?
         var jobLost = false
         var stopping = false
+        /// When a heartbeat last reached Redis (monotonic milliseconds).
+        var lastBeat: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -42,7 +44,19 @@ final class Heartbeat: Sendable {
     /// The job to keep alive; nil between jobs.
     var job: RQClaimedJob? {
         get { state.withLock { $0.job } }
-        set { state.withLock { $0.job = newValue; $0.jobLost = false } }
+        set {
+            // The claim that gave the job just reached Redis: the lease starts now.
+            let now = monotonicMilliseconds()
+            state.withLock { $0.job = newValue; $0.jobLost = false; $0.lastBeat = now }
+        }
+    }
+
+    /// Whether the running job's lease has run out here: no heartbeat reached Redis for two
+    /// intervals, so within a third the farm may take the job for abandoned and give it to
+    /// another worker. The job must stop before then: never two renders of one job at once.
+    var leaseExpired: Bool {
+        let now = monotonicMilliseconds()
+        return state.withLock { $0.job != nil && now - $0.lastBeat > 2 * Int64(intervalMilliseconds) }
     }
 
     /// Whether the running job was recovered by the farm (this worker looked dead).
@@ -62,6 +76,8 @@ final class Heartbeat: Sendable {
             do {
                 if redis == nil { redis = try RedisConnection(url: url, readTimeout: .seconds(10)) }
                 let (registered, kept) = try session.heartbeat(on: redis!, running: job)
+                let beaten = monotonicMilliseconds()
+                state.withLock { $0.lastBeat = beaten }
                 if !registered {
                     try session.register(on: redis!)
                     log("registered again: Redis had forgotten worker \(session.name)")

@@ -59,6 +59,7 @@ struct RenderFramesJob {
             outcome = try ChildProcess(arguments: arguments, log: log).run(signals: context.signals, timeoutSeconds: timeout) {
                 if context.jobLost() { return "the farm recovered the job from this worker" }
                 if context.signals.stopRequests >= 2 { return "the worker was told to stop" }
+                if context.leaseExpired() { return "the worker lost Redis for longer than its lease; the job goes back to the farm" }
                 return nil
             }
         } catch {
@@ -69,7 +70,8 @@ struct RenderFramesJob {
         switch outcome {
         case .exited(0):
             break
-        case .stopped where context.jobLost() || context.signals.stopRequests >= 2:
+        case .stopped(let reason) where context.jobLost() || context.signals.stopRequests >= 2 || context.leaseExpired():
+            context.log("job \(context.job.id): Blender was stopped: \(reason)")
             throw JobHandedBack()
         case .stopped(let reason):
             throw JobFailure("RenderTimeout: Blender was stopped: \(reason). The end of \(shownLog):\n\(tail(of: log))")

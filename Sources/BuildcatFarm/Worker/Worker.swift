@@ -137,7 +137,7 @@ public final class Worker {
         }
         if let problem = job.payloadProblem { return .failed("JobFailure: \(problem)") }
         let context = JobContext(job: job, configuration: configuration, signals: signals, cache: cache, manifests: manifests,
-                                 jobLost: { heartbeat.jobLost }, log: log)
+                                 jobLost: { heartbeat.jobLost }, leaseExpired: { heartbeat.leaseExpired }, log: log)
         do {
             let value = try body(context)
             log("job \(job.id) done in \(Double(monotonicMilliseconds() - started) / 1000) s")
@@ -241,6 +241,9 @@ public struct JobContext {
     let manifests: ManifestMemo
     /// Whether the farm took the job away (this worker looked dead).
     let jobLost: () -> Bool
+    /// Whether this worker has not reached Redis for so long that the farm may soon take the
+    /// job away: the job stops and is handed back.
+    let leaseExpired: () -> Bool
     let log: @Sendable (String) -> Void
 
     public var arguments: JSONValue { job.keywordArguments }
