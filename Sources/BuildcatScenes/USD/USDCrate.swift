@@ -10,6 +10,10 @@ struct USDCrate {
 
     let tokens: [[UInt8]]
     let version: (major: Int, minor: Int, patch: Int)
+    /// The values of the layer's asset-path fields (an attribute's default, an array's
+    /// elements), read from its FIELDS table; nil for a crate older than 0.4 (not read).
+    /// Time samples and dictionaries of asset paths (value clips) are not among them.
+    private(set) var assetPaths: [[UInt8]]?
 
     /// - Throws: `SceneError` naming the file and what is wrong with it.
     init(_ bytes: [UInt8], path: FilePath) throws {
@@ -27,13 +31,17 @@ struct USDCrate {
         guard tableOfContents < bytes.count else { throw bad("its table of contents lies past the end") }
         let sectionCount = try uint64(tableOfContents)
         guard sectionCount <= 64 else { throw bad("it claims \(sectionCount) sections") }
-        var tokensSection: (start: Int, size: Int)?
+        var sections: [String: (start: Int, size: Int)] = [:]
         for section in 0..<sectionCount {
             let entry = tableOfContents + 8 + section * 32
             guard entry + 32 <= bytes.count else { throw bad("its table of contents runs past the end") }
-            let name = bytes[entry..<(entry + 16)].prefix { $0 != 0 }
-            if Array(name) == Array("TOKENS".utf8) { tokensSection = (try uint64(entry + 16), try uint64(entry + 24)) }
+            let name = String(decoding: bytes[entry..<(entry + 16)].prefix { $0 != 0 }, as: UTF8.self)
+            let start = try uint64(entry + 16)
+            let size = try uint64(entry + 24)
+            guard start <= bytes.count, size <= bytes.count - start else { throw bad("its \(name) section runs past the end") }
+            sections[name] = (start, size)
         }
+        let tokensSection = sections["TOKENS"]
         guard let (start, size) = tokensSection else { throw bad("it has no TOKENS section") }
         guard start <= bytes.count, size <= bytes.count - start, size >= 16 else { throw bad("its TOKENS section runs past the end") }
         let count = try uint64(start)
@@ -55,5 +63,53 @@ struct USDCrate {
         let split = characters.split(separator: 0, omittingEmptySubsequences: false)
         guard count <= split.count else { throw bad("it claims \(count) tokens and holds \(split.count)") }
         tokens = split.prefix(count).map(Array.init)
+        if version.major > 0 || version.minor >= 4, let strings = sections["STRINGS"], let fields = sections["FIELDS"] {
+            do {
+                assetPaths = try Self.assetPathValues(bytes, strings: strings, fields: fields, tokens: tokens)
+            } catch let error as LZ4.Error {
+                throw bad("its FIELDS table does not decompress (\(error.reason))")
+            }
+        }
+    }
+
+    /// ValueRep: bit 63 array, 62 inlined, bits 48–55 the type (12: an asset path), the low 48
+    /// bits the value or where it is. An inlined asset path is a token; an array of them is,
+    /// where the value points, a count (uint64) then indices into the STRINGS table (uint32).
+    private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
+                                        tokens: [[UInt8]]) throws -> [[UInt8]] {
+        func uint(_ at: Int, _ width: Int) -> UInt64? {
+            guard at >= 0, at + width <= bytes.count else { return nil }
+            var value: UInt64 = 0
+            for index in 0..<width { value |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
+            return value
+        }
+        guard let stringCount = uint(strings.start, 8), stringCount <= UInt64(strings.size / 4) else { return [] }
+        let stringTokens = (0..<Int(stringCount)).compactMap { uint(strings.start + 8 + 4 * $0, 4).map(Int.init) }
+        guard let fieldCount = uint(fields.start, 8).map(Int.init), fieldCount <= 1 << 24,
+              let indicesSize = uint(fields.start + 8, 8).map(Int.init), indicesSize <= fields.size else { return [] }
+        let indicesStart = fields.start + 16
+        _ = try USDIntegers.decode(bytes[indicesStart..<min(indicesStart + indicesSize, bytes.count)], count: fieldCount)
+        let repsAt = indicesStart + indicesSize
+        guard let repsSize = uint(repsAt, 8).map(Int.init), repsSize <= bytes.count - repsAt - 8 else { return [] }
+        let reps = try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount)
+        var values: [[UInt8]] = []
+        for field in 0..<fieldCount {
+            var rep: UInt64 = 0
+            for index in 0..<8 { rep |= UInt64(reps[8 * field + index]) << (8 * UInt64(index)) }
+            guard (rep >> 48) & 0xFF == 12 else { continue }
+            let payload = Int(rep & 0xFFFF_FFFF_FFFF)
+            let isArray = rep >> 63 & 1 == 1
+            let isInlined = rep >> 62 & 1 == 1
+            if !isArray && isInlined {
+                if payload < tokens.count { values.append(tokens[payload]) }
+            } else if isArray && !isInlined, let count = uint(payload, 8), count <= UInt64(bytes.count / 4) {
+                for element in 0..<Int(count) {
+                    guard let index = uint(payload + 8 + 4 * element, 4).map(Int.init), index < stringTokens.count,
+                          stringTokens[index] < tokens.count else { continue }
+                    values.append(tokens[stringTokens[index]])
+                }
+            }
+        }
+        return values
     }
 }

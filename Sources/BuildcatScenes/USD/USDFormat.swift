@@ -69,12 +69,23 @@ public final class USDFormat: SceneFormat {
         return SceneFileScan(references: references, linked: linked)
     }
 
-    /// The tokens of a crate that are paths: those naming a file that exists, and those with a
-    /// USD layer's extension (a missing layer). A path-like string that names no file and is not
-    /// a layer cannot be told from any other string in the token table, and is not reported.
+    /// The paths in a crate: every asset-path field's value (from its FIELDS table), and tokens
+    /// that name a file that exists or have a USD layer's extension (composition arcs store
+    /// their layers as strings). A missing file named only in a time sample, a dictionary (value
+    /// clips) or a list op that is not a layer is not reported.
     private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
         var references: [SceneReference] = []
-        for token in crate.tokens where Self.looksLikePath(token) {
+        // Asset-valued fields are assets whether their files exist or not.
+        var seen: Set<[UInt8]> = []
+        for value in crate.assetPaths ?? [] where !value.isEmpty && seen.insert(value).inserted {
+            var found = reference(value, key: [], in: path, directory: directory, block: "asset field", location: FieldLocation(offset: -1, capacity: value.count))
+            let isLayer = Self.layerExtensions.contains(found.resolved.extension ?? "") || found.resolved.extension == "usdz"
+            found.kind = isLayer ? .layer : .asset
+            references.append(found)
+        }
+        // Other tokens (a reference's or a payload's layer, a sublayer, a clip): those naming a
+        // file that exists, or a USD layer.
+        for token in crate.tokens where !seen.contains(token) && Self.looksLikePath(token) {
             let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
             let isLayer = Self.layerExtensions.contains(candidate.resolved.extension ?? "") || candidate.resolved.extension == "usdz"
             let exists = candidate.pattern == .udim || (try? FileSystem.status(of: candidate.resolved))?.isRegularFile == true
