@@ -342,6 +342,26 @@ import Testing
         #expect(farm.standInRuns().count == 2)
     }
 
+    @Test func maxJobsAndBurstEndAWorkerAndASupervisorCleanly() throws {
+        let farm = try TestFarm()
+        let (_, jobs) = try farm.stageAndSubmit(["--frames", "1-5"])
+        let limited = try farm.burst(["--max-jobs", "2"])
+        #expect(limited.status == 0, "\(limited.log)")
+        #expect(limited.log.contains("stopped after 2 job(s)"))
+        #expect(try jobs.filter { try farm.rqJob($0)["status"] as? String == "finished" }.count == 2)
+        var environment = TestEnvironment.environment(farm.environment)
+        environment["BUILDCAT_BLENDER"] = farm.directory("stand-in-blender").string
+        environment["STANDIN_RECORD"] = farm.standInRecord.string
+        let supervisor = try BackgroundProcess(TestEnvironment.buildcat, ["workers", "-n", "2", "--burst"],
+                                               environment: environment, output: farm.directory("workers.log"))
+        #expect(supervisor.wait(seconds: 60) == 0, "\(supervisor.text)")
+        #expect(try jobs.allSatisfy { try farm.rqJob($0)["status"] as? String == "finished" })
+        #expect(farm.standInRuns().count == 5)
+        let usage = try farm.buildcat(["worker", "--max-jobs", "0"])
+        #expect(usage.status == 64)
+        #expect(usage.standardError.contains("--max-jobs must be at least 1"))
+    }
+
     @Test func aRenderThatFailsOrWritesNoFrameFailsTheJobWithTheLog() throws {
         let farm = try TestFarm()
         let (submission, jobs) = try farm.stageAndSubmit(["--frames", "1"])
