@@ -51,7 +51,9 @@ enum TextScenes {
         var result: [UInt8] = []
         result.reserveCapacity(bytes.count + 64 * changes.count)
         var position = 0
-        for change in changes.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
+        // A reference the file implies without holding (a second stereo view) has no place to change.
+        let placed = changes.filter { !$0.reference.locations.isEmpty }
+        for change in placed.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
             let start = Int(change.reference.locations[0].offset)
             let end = start + change.reference.locations[0].capacity
             guard start >= position, end <= bytes.count else {

@@ -28,8 +28,17 @@ import Testing
                            "render/final.####.exr", "render/final_proxy.####.exr", "render/preview.####.jpg"], 0),
         ("nuke/scene_stereo.nk", ["render/key_%v.%04d.exr", "render/key_proxy_%v.%04d.exr", "render/back_%v.%04d.exr", "render/back_proxy_%v.%04d.exr",
                                   "render/final_%v.%04d.exr", "render/final_proxy_%v.%04d.exr", "render/preview_%v.%04d.jpg",
-                                  "render/final_proxy.%04d.exr", "render/preview_l.%04d.jpg"], 7),
+                                  "render/final_proxy.%04d.exr", "render/preview_l.%04d.jpg"], 0),
     ]
+
+    @Test func stereoPathsAreOnePerViewOfTheScript() throws {
+        let result = try SceneScanner().scan([TestEnvironment.samples.appending("nuke/scene_stereo.nk")], formats: [NukeFormat()])
+        let key = result.references.filter { $0.raw == Array("render/key_%v.%04d.exr".utf8) }
+        #expect(key.map { $0.resolved.lastComponent!.string } == ["key_l.0001.exr", "key_r.0001.exr"])
+        #expect(key.map(\.locations.count) == [1, 0], "the first view's reference rewrites the knob")
+        #expect(NukeFormat.viewNames(Array("{{left #ff0000} {right #00ff00}}".utf8)) == [Array("left".utf8), Array("right".utf8)])
+        #expect(NukeFormat.viewNames(nil) == [Array("main".utf8)])
+    }
 
     @Test(arguments: samples)
     func findsTheReadsOfTheSharedSamples(_ sample: String, _ reads: [String], _ unresolvable: Int) throws {

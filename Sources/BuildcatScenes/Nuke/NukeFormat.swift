@@ -3,15 +3,13 @@ import SystemPackage
 
 /// Nuke scripts (`.nk`): the `file` knobs of the nodes that read files — Read (and its
 /// `proxy`), ReadGeo, Camera, Axis, DeepRead — with `####`, `%04d` and `%d` sequences limited to
-/// the node's `first`–`last` frames. A relative path is taken from the Root's
-/// `project_directory` when it is a folder, else from the script's folder. A value holding a
-/// TCL or Python expression (`[…]`), or stereo views (`%v`, `%V`), is reported as unresolvable:
-/// only Nuke can evaluate it. Write nodes' files are outputs and are left out.
+/// the node's `first`–`last` frames, and stereo paths (`%V`, `%v`) once per view of the Root's
+/// `views`. A relative path is taken from the Root's `project_directory` when it is a folder,
+/// else from the script's folder. A value holding a TCL or Python expression (`[…]`) is
+/// reported as unresolvable: only Nuke can evaluate it. Write nodes' files are outputs.
 public final class NukeFormat: SceneFormat {
     public let name = "nuke"
     private var scanned: Set<[UInt8]> = []
-    /// For rewriting: sequence tokens taken out of paths to expand them, by scene and offset.
-    private var sequenceTokens: [[UInt8]: [Int64: (token: [UInt8], digits: [UInt8])]] = [:]
 
     static let readingClasses: [String: [String]] = [
         "Read": ["file", "proxy"], "DeepRead": ["file"], "ReadGeo": ["file"], "ReadGeo2": ["file"],
@@ -44,7 +42,7 @@ public final class NukeFormat: SceneFormat {
             directory = FilePath(bytes: project.value)
         }
         var references: [SceneReference] = []
-        var tokens: [Int64: (token: [UInt8], digits: [UInt8])] = [:]
+        let views = Self.viewNames(nodes.first(where: { $0.className == Array("Root".utf8) })?.knob("views")?.value)
         for node in nodes {
             guard let knobs = Self.readingClasses[String(decoding: node.className, as: UTF8.self)] else { continue }
             let name = node.knob("name").map { String(decoding: $0.value, as: UTF8.self) } ?? "?"
@@ -52,29 +50,28 @@ public final class NukeFormat: SceneFormat {
             let last = node.knob("last").flatMap { Int(String(decoding: $0.value, as: UTF8.self)) } ?? first
             for knobName in knobs {
                 guard let knob = node.knob(knobName), !knob.value.isEmpty else { continue }
-                var value = knob.value
-                var pattern: ReferencePattern = .file
-                let location = FieldLocation(offset: Int64(knob.range.lowerBound), capacity: knob.range.count)
-                if let sequence = Self.sequenceToken(in: value) {
-                    let digits = Array(String(first).utf8)
-                    let padded = Array(repeating: UInt8(ascii: "0"), count: max(0, sequence.width - digits.count)) + digits
-                    tokens[location.offset] = (Array(value[sequence.range]), padded)
-                    value.replaceSubrange(sequence.range, with: padded)
-                    pattern = .frameSequence
+                // Stereo: one reference per view (%V the view's name, %v its first letter); the
+                // first holds the knob's place for rewriting.
+                let perView = Self.hasViewToken(knob.value) ? views.map { Self.substituteView($0, in: knob.value) } : [knob.value]
+                for (viewIndex, viewValue) in perView.enumerated() {
+                    var value = viewValue
+                    var pattern: ReferencePattern = .file
+                    if let sequence = Self.sequenceToken(in: value) {
+                        let digits = Array(String(first).utf8)
+                        let padded = Array(repeating: UInt8(ascii: "0"), count: max(0, sequence.width - digits.count)) + digits
+                        value.replaceSubrange(sequence.range, with: padded)
+                        pattern = .frameSequence
+                    }
+                    let locations = viewIndex == 0 ? [FieldLocation(offset: Int64(knob.range.lowerBound), capacity: knob.range.count)] : []
+                    var reference = SceneReference(scene: path, block: "\(String(decoding: node.className, as: UTF8.self)) \(name)", field: knobName,
+                                                   raw: knob.value, kind: .asset, pattern: pattern,
+                                                   resolved: FilePath.normalizedJoin(directory.bytes, value), locations: locations)
+                    if pattern == .frameSequence { reference.frameRange = min(first, last)...max(first, last) }
+                    if knob.hasExpression { reference.unresolvable = "it holds a TCL or Python expression ([…]) that only Nuke evaluates" }
+                    references.append(reference)
                 }
-                var reference = SceneReference(scene: path, block: "\(String(decoding: node.className, as: UTF8.self)) \(name)", field: knobName,
-                                               raw: knob.value, kind: .asset, pattern: pattern,
-                                               resolved: FilePath.normalizedJoin(directory.bytes, value), locations: [location])
-                if pattern == .frameSequence { reference.frameRange = min(first, last)...max(first, last) }
-                if knob.hasExpression {
-                    reference.unresolvable = "it holds a TCL or Python expression ([…]) that only Nuke evaluates"
-                } else if Self.hasViewToken(knob.value) {
-                    reference.unresolvable = "it names stereo views (%v, %V), which Nuke fills in per view"
-                }
-                references.append(reference)
             }
         }
-        sequenceTokens[path.bytes] = tokens
         return SceneFileScan(references: references, linked: [])
     }
 
@@ -96,17 +93,54 @@ public final class NukeFormat: SceneFormat {
         return (first..<(last + 1), last - first + 1)
     }
 
+    /// The script's views, from the Root's `views` knob (`{{left #ff0000} {right #00ff00}}`, or
+    /// one per line); Nuke's one view, `main`, when it has none.
+    static func viewNames(_ knob: [UInt8]?) -> [[UInt8]] {
+        guard let knob, !knob.isEmpty else { return [Array("main".utf8)] }
+        var names: [[UInt8]] = []
+        if knob.contains(UInt8(ascii: "{")) {
+            var index = 0
+            while let open = knob[index...].firstIndex(of: UInt8(ascii: "{")) {
+                let close = knob[(open + 1)...].firstIndex { $0 == UInt8(ascii: "}") || $0 == UInt8(ascii: "{") } ?? knob.count
+                if let word = knob[(open + 1)..<close].split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A }).first { names.append(Array(word)) }
+                index = open + 1
+            }
+        } else {
+            for line in knob.split(separator: 0x0A) {
+                if let word = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).first { names.append(Array(word)) }
+            }
+        }
+        return names.isEmpty ? [Array("main".utf8)] : names
+    }
+
+    /// `%V` as the view's name, `%v` as its first letter.
+    static func substituteView(_ view: [UInt8], in value: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var index = 0
+        while index < value.count {
+            if value[index] == UInt8(ascii: "%"), index + 1 < value.count, value[index + 1] == UInt8(ascii: "V") || value[index + 1] == UInt8(ascii: "v") {
+                out += value[index + 1] == UInt8(ascii: "V") ? view : Array(view.prefix(1))
+                index += 2
+            } else {
+                out.append(value[index])
+                index += 1
+            }
+        }
+        return out
+    }
+
     static func hasViewToken(_ value: [UInt8]) -> Bool {
         zip(value, value.dropFirst()).contains { $0 == UInt8(ascii: "%") && ($1 == UInt8(ascii: "v") || $1 == UInt8(ascii: "V")) }
     }
 
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {
-        let tokens = sequenceTokens[path.bytes] ?? [:]
         try TextScenes.rewrite(path, changes: changes, to: output) { change, bytes, start in
             var value = change.newRaw
-            // Put the sequence token back where the first frame's number stands in for it.
-            if let token = tokens[Int64(start)], let at = TextScenes.lastRangeInName(of: token.digits, in: value) {
-                value.replaceSubrange(at, with: token.token)
+            // The checkout keeps file names: a name written with tokens (`####`, `%04d`, `%V`)
+            // keeps them, in the new folder.
+            let rawName = Self.lastComponent(change.reference.raw)
+            if Self.sequenceToken(in: rawName) != nil || Self.hasViewToken(rawName) {
+                value = Array(value[..<((value.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0)]) + rawName
             }
             let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
             let special: Set<UInt8> = [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: "\\")]
@@ -114,5 +148,9 @@ public final class NukeFormat: SceneFormat {
             let escaped = TextScenes.escaped(value, escaping: [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "[")])
             return quoted ? escaped : [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
         }
+    }
+
+    static func lastComponent(_ bytes: [UInt8]) -> [UInt8] {
+        Array(bytes[((bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0)...])
     }
 }
