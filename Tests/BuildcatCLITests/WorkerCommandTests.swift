@@ -242,7 +242,9 @@ import Testing
     @Test func redisRestartedWithJobsQueuedAndOneRunningLosesNone() throws {
         let farm = try TestFarm()
         let (_, jobs) = try farm.stageAndSubmit(["--frames", "1-4"])
-        let worker = try farm.startWorker(["--heartbeat", "1"], sleep: 3)
+        // Heartbeats every 3 s: the outage is shorter than the worker's lease (6 s), so the
+        // running render goes on (a longer one is the lease test's).
+        let worker = try farm.startWorker(["--heartbeat", "3"], sleep: 3)
         #expect(eventually { farm.standInRuns().count == 1 })
         farm.server.stop()  // SIGTERM: Redis writes its append-only file and exits
         usleep(1_500_000)
