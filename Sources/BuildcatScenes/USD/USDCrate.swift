@@ -78,19 +78,23 @@ struct USDCrate {
     private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
                                         tokens: [[UInt8]]) throws -> [[UInt8]] {
         func uint(_ at: Int, _ width: Int) -> UInt64? {
-            guard at >= 0, at + width <= bytes.count else { return nil }
+            guard at >= 0, at <= bytes.count - width else { return nil }
             var value: UInt64 = 0
             for index in 0..<width { value |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
             return value
         }
+        // A damaged file's numbers may not fit an Int: such a number is no offset or count.
+        func int(_ at: Int, _ width: Int) -> Int? { uint(at, width).flatMap { Int(exactly: $0) } }
         guard let stringCount = uint(strings.start, 8), stringCount <= UInt64(strings.size / 4) else { return [] }
-        let stringTokens = (0..<Int(stringCount)).compactMap { uint(strings.start + 8 + 4 * $0, 4).map(Int.init) }
-        guard let fieldCount = uint(fields.start, 8).map(Int.init), fieldCount <= 1 << 24,
-              let indicesSize = uint(fields.start + 8, 8).map(Int.init), indicesSize <= fields.size else { return [] }
+        let stringTokens = (0..<Int(stringCount)).compactMap { int(strings.start + 8 + 4 * $0, 4) }
+        guard fields.size >= 16, let fieldCount = int(fields.start, 8), fieldCount <= 1 << 24,
+              let indicesSize = int(fields.start + 8, 8), indicesSize <= fields.size - 16 else { return [] }
         let indicesStart = fields.start + 16
         _ = try USDIntegers.decode(bytes[indicesStart..<min(indicesStart + indicesSize, bytes.count)], count: fieldCount)
         let repsAt = indicesStart + indicesSize
-        guard let repsSize = uint(repsAt, 8).map(Int.init), repsSize <= bytes.count - repsAt - 8 else { return [] }
+        // LZ4 expands at most 255 times: more fields than that is a lie, not a file.
+        guard let repsSize = int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
+              8 * fieldCount <= 255 * repsSize + 16 else { return [] }
         let reps = try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount)
         var values: [[UInt8]] = []
         for field in 0..<fieldCount {
@@ -104,7 +108,7 @@ struct USDCrate {
                 if payload < tokens.count { values.append(tokens[payload]) }
             } else if isArray && !isInlined, let count = uint(payload, 8), count <= UInt64(bytes.count / 4) {
                 for element in 0..<Int(count) {
-                    guard let index = uint(payload + 8 + 4 * element, 4).map(Int.init), index < stringTokens.count,
+                    guard let index = int(payload + 8 + 4 * element, 4), index < stringTokens.count,
                           stringTokens[index] < tokens.count else { continue }
                     values.append(tokens[stringTokens[index]])
                 }
