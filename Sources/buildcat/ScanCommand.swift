@@ -9,10 +9,12 @@ struct ScanCommand: ParsableCommand {
         commandName: "scan",
         abstract: "List every file scenes use, following linked libraries, and what is missing.",
         discussion: """
-            Reads each scene (today: Blender .blend files of any version, plain or compressed) \
-            and every library it links, recursively, and resolves each path as the tool does \
-            (`//` is the folder of the file holding the path). Patterns are expanded to the \
-            files that exist: frame sequences, UDIM tiles, cache directories.
+            Reads each scene — Blender .blend (any version, plain or compressed), USD (.usda, \
+            .usdc, .usd), Houdini (.hip, .hipnc, .hiplc) and Mantra .ifd, Maya ASCII (.ma), Nuke \
+            (.nk), OBJ/MTL, glTF (.gltf, .glb) — and every library, layer or reference it \
+            links, recursively, and resolves each path as the application does (Blender's `//`, \
+            USD's resolver, Houdini's $HIP and variables, …). Patterns are expanded to the files \
+            that exist: frame sequences, UDIM tiles, cache directories.
 
             Output for people: each scene with its references, missing ones marked. With --json:
               {"scenes": [{"path", "format"}],
