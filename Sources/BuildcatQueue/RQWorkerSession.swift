@@ -1,6 +1,7 @@
 import BuildcatBasics
 import BuildcatRedis
 import Glibc
+import Synchronization
 
 /// A job a worker took from a queue: started in Redis, not yet finished or failed.
 public struct RQClaimedJob: Sendable {
@@ -163,7 +164,7 @@ public struct RQWorkerSession: Sendable {
         let execution = String(RQJob.newID().filter { $0 != "-" })
         var arguments: [any RedisArgument] = ["EVAL", RQWorkerScripts.claim, 0, name, stamp, seconds, ttl, execution, mode]
         arguments += queues.map { $0 as any RedisArgument }
-        let reply = try redis.run(arguments)
+        let reply = try evaluate(arguments, on: redis)
         guard let fields = reply.array, fields.count == 9, let queue = fields[0].text, let id = fields[1].text else { return nil }
         var job = RQClaimedJob(queue: queue, id: id, execution: execution, function: nil, keywordArguments: .object([]),
                                payloadProblem: nil, timeout: fields[3].text.flatMap { Int($0) },
@@ -201,8 +202,8 @@ public struct RQWorkerSession: Sendable {
     public func finish(_ job: RQClaimedJob, returning value: JSONValue, on redis: RedisConnection) throws(RedisError) -> Bool {
         let (stamp, seconds, nanoseconds) = Self.now()
         let worked = Self.seconds(nanoseconds - job.startedAt)
-        let reply = try redis.run(["EVAL", RQWorkerScripts.finish, 0, job.queue, job.id, job.execution, name, stamp, seconds,
-                                   job.resultTTL ?? Self.defaultResultTTL, Base64.encode(value.serialized()), worked])
+        let reply = try evaluate(["EVAL", RQWorkerScripts.finish, 0, job.queue, job.id, job.execution, name, stamp, seconds,
+                                   job.resultTTL ?? Self.defaultResultTTL, Base64.encode(value.serialized()), worked], on: redis)
         return reply.integer == 1
     }
 
@@ -220,8 +221,8 @@ public struct RQWorkerSession: Sendable {
                      on redis: RedisConnection) throws(RedisError) -> RQFailureOutcome {
         let (stamp, seconds, _) = Self.now()
         let compressed = ZlibCompressor().compress(Array(reason.utf8))
-        let reply = try redis.run(["EVAL", RQWorkerScripts.fail, 0, queue, job, execution, worker, stamp, seconds, mode,
-                                   compressed, Base64.encode(compressed), Self.defaultFailureTTL])
+        let reply = try evaluate(["EVAL", RQWorkerScripts.fail, 0, queue, job, execution, worker, stamp, seconds, mode,
+                                  compressed, Base64.encode(compressed), Self.defaultFailureTTL], on: redis)
         return reply.text.flatMap(RQFailureOutcome.init(rawValue:)) ?? .skipped
     }
 
@@ -272,6 +273,28 @@ public struct RQWorkerSession: Sendable {
         return result
     }
 
+    /// Runs `["EVAL", script, …]` as `EVALSHA` once the server has the script: the scripts are a
+    /// few kilobytes, sent for every job and every idle second by every worker otherwise. A
+    /// server that forgot it (restarted, `SCRIPT FLUSH`) is given it again.
+    private func evaluate(_ arguments: [any RedisArgument], on redis: RedisConnection) throws(RedisError) -> RedisValue {
+        guard let script = arguments[1] as? String else { return try redis.run(arguments) }
+        let rest = Array(arguments.dropFirst(2))
+        if let sha = ScriptDigests.shared.digest(of: script) {
+            let reply = try redis.send(["EVALSHA", sha] + rest)
+            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else {
+                if case .error(let message) = reply {
+                    throw RedisError(code: .reply, server: redis.url.description, operation: "run a worker script", reason: message)
+                }
+                return reply
+            }
+        }
+        guard let sha = try redis.run(["SCRIPT", "LOAD", script]).text else {
+            throw RedisError(code: .reply, server: redis.url.description, operation: "load a worker script", reason: "no digest came back")
+        }
+        ScriptDigests.shared.remember(sha, for: script)
+        return try redis.run(["EVALSHA", sha] + rest)
+    }
+
     private func check(_ replies: [RedisValue], _ redis: RedisConnection, _ operation: String) throws(RedisError) {
         for reply in replies {
             if case .error(let message) = reply {
@@ -279,4 +302,14 @@ public struct RQWorkerSession: Sendable {
             }
         }
     }
+}
+
+/// The SHA-1 digests Redis gave the worker's scripts (`SCRIPT LOAD`): the same for a script on
+/// every server, so learned once per process.
+final class ScriptDigests: Sendable {
+    static let shared = ScriptDigests()
+    private let digests = Mutex<[String: String]>([:])
+
+    func digest(of script: String) -> String? { digests.withLock { $0[script] } }
+    func remember(_ digest: String, for script: String) { digests.withLock { $0[script] = digest } }
 }
