@@ -13,3 +13,10 @@ public func currentEnvironment() -> [String: String] {
     }
     return result
 }
+
+/// This machine's host name (gethostname(2)), as workers and submission records name it.
+public func hostName() -> String {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count - 1)
+    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}

@@ -142,10 +142,9 @@ public struct Stager {
         try FileSystem.createDirectories(temporaryDirectory)
         defer { _ = try? removeTree(temporaryDirectory) }
         let rewrittenScenes = try rewriteScenes(scan, layout: layout, into: temporaryDirectory, formats: formats)
-        for scene in scan.scenes where scene.format == "usd" {
-            // A crate is never rewritten: it was refused above, or every path in it stays valid.
-            if let head = try? FileSystem.readAll(scene.path).prefix(8), Array(head) == Array("PXR-USDC".utf8) {
-                report.notes.append("\(String(decoding: layout.checkoutPath(for: scene.path), as: UTF8.self)): a binary USD layer, staged as it is (every path in it stays valid in the checkout)")
+        for scene in scan.scenes {
+            if let note = formats.first(where: { $0.name == scene.format })?.stagingNote(for: scene.path) {
+                report.notes.append("\(String(decoding: layout.checkoutPath(for: scene.path), as: UTF8.self)): \(note)")
             }
         }
         let sceneDigests = try rewrittenScenes.map { try XXH128Hasher.hashFile(at: $0.file, buffer: buffer) }
@@ -313,13 +312,10 @@ public struct Stager {
     private func submissionRecord(_ report: StageReport, project: FilePath) -> [UInt8] {
         var user = "unknown"
         if let name = getenv("USER") { user = String(cString: name) }
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let record = JSONValue.object([
             ("id", .text(report.submission)),
             ("created", .text(utcTimestamp(nanosecondsSinceEpoch: wallClockNanoseconds()))),
-            ("user", .text(user)), ("host", .text(hostName)),
+            ("user", .text(user)), ("host", .text(hostName())),
             ("project", .string(FileNameEncoding.utf16(fromFileName: project.bytes))),
             ("scenes", .array(report.scenes.map { .text($0) })),
             ("manifest", .text("manifest.json")), ("manifest_xxh128", .text(report.manifestHash)),

@@ -88,15 +88,13 @@ public struct RQWorkerSession: Sendable {
     /// Registers the worker as RQ's `register_birth` does.
     /// - Throws: `RedisError` when Redis cannot be reached, or another live worker has this name.
     public func register(on redis: RedisConnection) throws(RedisError) {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let host = hostName()
         let existing = try redis.pipeline([["EXISTS", key], ["HMGET", key, "death", "hostname", "pid"]])
         let fields = existing[1].array ?? []
         if existing[0].integer == 1, fields.count == 3, fields[0] == .null {
             // A registration left by a worker of this host whose process is gone (killed, and
             // now restarted under its name) is stale; any other is a live worker's.
-            let stale = fields[1].text == hostName && fields[2].text.flatMap { Int32($0) }.map { kill($0, 0) != 0 && errno == ESRCH } == true
+            let stale = fields[1].text == host && fields[2].text.flatMap { Int32($0) }.map { kill($0, 0) != 0 && errno == ESRCH } == true
             if !stale {
                 throw RedisError(code: .reply, server: redis.url.description, operation: "register worker \(name)",
                                  reason: "a live worker of that name is registered already (on \(fields[1].text ?? "?"), pid \(fields[2].text ?? "?"))")
@@ -106,7 +104,7 @@ public struct RQWorkerSession: Sendable {
         var commands: [[any RedisArgument]] = [
             ["DEL", key],
             ["HSET", key, "birth", stamp, "last_heartbeat", stamp, "queues", queues.joined(separator: ","),
-             "pid", Int(getpid()), "hostname", hostName, "ip_address", "", "version", version,
+             "pid", Int(getpid()), "hostname", host, "ip_address", "", "version", version,
              "python_version", "", "state", "idle", "current_job", ""],
             ["SADD", "rq:workers", key],
         ]

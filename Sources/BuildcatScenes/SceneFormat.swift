@@ -41,6 +41,14 @@ public protocol SceneFormat: AnyObject {
     /// How this format writes a path relative to the file that holds it, given the plain
     /// relative path (`textures/a.png`, `../lib/b.blend`): `//…` for Blender, `./…` for USD.
     func relativeReference(_ relativePath: [UInt8]) -> [UInt8]
+
+    /// What a person staging `path` (a file this format scanned) should know about how it was
+    /// staged; nil when nothing.
+    func stagingNote(for path: FilePath) -> String?
+}
+
+extension SceneFormat {
+    public func stagingNote(for path: FilePath) -> String? { nil }
 }
 
 /// The formats Buildcat reads, in the order they are tried.

@@ -93,11 +93,8 @@ struct WorkerOptions: ParsableArguments {
             printError("\(error)")
             throw ExitCode.failure
         }
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let hostName = host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var configuration = WorkerConfiguration(redis: try resolveRedisURL(redis), queues: queueNames,
-                                                name: name ?? "\(hostName).\(getpid())", store: store)
+                                                name: name ?? "\(hostName()).\(getpid())", store: store)
         configuration.burst = burst
         configuration.maxJobs = maxJobs
         configuration.heartbeatSeconds = heartbeat

@@ -94,34 +94,9 @@ public final class RedisServer: @unchecked Sendable {
 }
 
 /// Runs a program with posix_spawn and waits for it by pid; its output goes to /dev/null.
-/// - Returns: its exit status, or -1 if it could not be started.
+/// - Returns: its exit status, or -1 if it could not be started or did not end within a minute.
 public func spawnAndWait(_ executable: String, _ arguments: [String]) -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
-        posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
-    }
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The child must not inherit this thread's blocked signals (Swift's runtime threads block
-    // some): a server started with SIGTERM blocked never stops.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    var allSignals = sigset_t()
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var pid: pid_t = 0
-    let spawned = argv.withUnsafeBufferPointer { buffer in
-        posix_spawn(&pid, executable, &actions, &attributes, UnsafeMutablePointer(mutating: buffer.baseAddress!), environ)
-    }
-    guard spawned == 0 else { return -1 }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -1
+    guard let process = try? BackgroundProcess(executable, arguments, environment: ProcessInfo.processInfo.environment,
+                                               output: FilePath("/dev/null")) else { return -1 }
+    return process.wait(seconds: 60) ?? -1
 }

@@ -7,17 +7,19 @@ let package = Package(
     name: "BuildcatFuzz",
     dependencies: [.package(name: "Buildcat", path: "../..")],
     targets: [
+        // Writing an input to a file, and handing control to libFuzzer: what every target does.
+        .target(name: "FuzzSupport", path: "support"),
         // Feeds arbitrary bytes to the .blend reader and the scanner.
         .executableTarget(
             name: "fuzz-blend",
-            dependencies: [.product(name: "BuildcatScenes", package: "Buildcat")],
+            dependencies: ["FuzzSupport", .product(name: "BuildcatScenes", package: "Buildcat")],
             path: "blend",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         // Feeds arbitrary bytes, as each of the other scene formats, to the scanner.
         .executableTarget(
             name: "fuzz-scenes",
-            dependencies: [.product(name: "BuildcatScenes", package: "Buildcat")],
+            dependencies: ["FuzzSupport", .product(name: "BuildcatScenes", package: "Buildcat")],
             path: "scenes",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

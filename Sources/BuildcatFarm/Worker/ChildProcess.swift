@@ -16,14 +16,13 @@ public struct ChildProcess {
     }
 
     public var arguments: [String]
-    public var environment: [String: String]?
     public var log: FilePath
     /// How long to wait after SIGTERM before SIGKILL.
     public var gracePeriodMilliseconds = 10_000
 
-    public init(arguments: [String], environment: [String: String]? = nil, log: FilePath) {
+    /// The child gets the worker's environment.
+    public init(arguments: [String], log: FilePath) {
         self.arguments = arguments
-        self.environment = environment
         self.log = log
     }
 
@@ -38,7 +37,7 @@ public struct ChildProcess {
         defer { try? logDescriptor.close() }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let environmentList = (environment ?? currentEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let environmentList = currentEnvironment().map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environmentList.forEach { free($0) } }
         let pid = buildcat_spawn_guarded(arguments[0], argv, environmentList, logDescriptor.rawValue, SIGKILL)
         guard pid > 0 else {

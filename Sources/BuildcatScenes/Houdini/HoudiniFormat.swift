@@ -208,7 +208,7 @@ public final class HoudiniFormat: SceneFormat {
         let bytes = try FileSystem.readAll(path)
         let archive = try HoudiniArchive(bytes, path: path)
         let tokens = frameTokens[path.bytes] ?? [:]
-        var replacements: [(range: Range<Int>, value: [UInt8])] = []
+        var replacements: [(range: Range<Int>, value: [UInt8], raw: [UInt8])] = []
         for change in changes {
             let location = change.reference.locations[0]
             var value = change.newRaw
@@ -219,17 +219,16 @@ public final class HoudiniFormat: SceneFormat {
             guard value != change.reference.raw else { continue }
             let start = Int(location.offset)
             let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
-            replacements.append((start..<(start + location.capacity), HoudiniParms.encode(value, quoted: quoted)))
+            replacements.append((start..<(start + location.capacity), HoudiniParms.encode(value, quoted: quoted), change.reference.raw))
         }
         guard !replacements.isEmpty else {
             try FileSystem.writeAtomically(bytes, to: output)
             return
         }
         guard archive.kind == .cpio else {
-            let first = changes.first { !replacements.isEmpty && $0.reference.locations[0].offset == Int64(replacements[0].range.lowerBound) }
             throw SceneError(scene: displayPath(path), reason: """
                 it is an Apprentice or Indie file, whose headers Buildcat cannot rewrite, and its path \
-                '\(displayBytes(first?.reference.raw ?? []))' would have to change to stay inside the checkout: \
+                '\(displayBytes(replacements[0].raw))' would have to change to stay inside the checkout: \
                 use $HIP-relative paths for what it uses
                 """)
         }

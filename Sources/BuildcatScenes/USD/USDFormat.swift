@@ -18,6 +18,8 @@ import SystemPackage
 public final class USDFormat: SceneFormat {
     public let name = "usd"
     private var scanned: Set<[UInt8]> = []
+    /// The crates among them: staged as they are, never rewritten.
+    private var crates: Set<[UInt8]> = []
     private let searchPath: [FilePath]
 
     /// Names under which a layer lists other layers.
@@ -33,6 +35,11 @@ public final class USDFormat: SceneFormat {
             || ["usda", "usdc", "usd"].contains(path.extension ?? "")
     }
 
+    /// A crate is never rewritten: rewriting it was refused, or every path in it stays valid.
+    public func stagingNote(for path: FilePath) -> String? {
+        crates.contains(path.bytes) ? "a binary USD layer, staged as it is (every path in it stays valid in the checkout)" : nil
+    }
+
     public func relativeReference(_ relativePath: [UInt8]) -> [UInt8] {
         relativePath.starts(with: Array("../".utf8)) ? relativePath : Array("./".utf8) + relativePath
     }
@@ -45,6 +52,7 @@ public final class USDFormat: SceneFormat {
         directory.removeLastComponent()
         var references: [SceneReference] = []
         if bytes.starts(with: USDCrate.magic) {
+            crates.insert(path.bytes)
             references = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes)
         } else {
             guard bytes.starts(with: Array("#usda ".utf8)) else {
@@ -118,10 +126,6 @@ public final class USDFormat: SceneFormat {
     /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
-    func resolve(_ raw: [UInt8], directory: FilePath) -> FilePath {
-        resolve(raw, directoryBytes: directory.bytes)
-    }
-
     private func resolve(_ raw: [UInt8], directoryBytes: [UInt8]) -> FilePath {
         if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
         let anchored = FilePath.normalizedJoin(directoryBytes, raw)
