@@ -151,28 +151,39 @@ extension FilePath {
     /// milliseconds, where `appending` then `lexicallyNormalized()` took a microsecond each.
     public static func normalizedJoin(_ directory: [UInt8], _ relative: [UInt8]) -> FilePath {
         let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
         let absolute = relative.first == slash
-        var parts: [ArraySlice<UInt8>] = []
-        let base = absolute ? [] : directory
-        for piece in [base[...], relative[...]] {
-            for component in piece.split(separator: slash, omittingEmptySubsequences: true) {
-                if component.count == 1 && component.first == UInt8(ascii: ".") { continue }
-                if component.count == 2 && component.elementsEqual([0x2E, 0x2E]) {
-                    if !parts.isEmpty { parts.removeLast() }
-                    continue
+        let rooted = absolute || directory.first == slash
+        // One pass, one buffer: each component is appended after a '/', `..` cuts back to the
+        // previous '/', and the NUL the system wants is added at the end.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity((absolute ? 0 : directory.count) + relative.count + 2)
+        func append(_ piece: [UInt8]) {
+            piece.withUnsafeBufferPointer { piece in
+                var start = 0
+                while start < piece.count {
+                    var end = start
+                    while end < piece.count && piece[end] != slash { end += 1 }
+                    let length = end - start
+                    if length == 0 || (length == 1 && piece[start] == dot) {
+                        // empty or `.`: nothing
+                    } else if length == 2 && piece[start] == dot && piece[start + 1] == dot {
+                        if let cut = bytes.lastIndex(of: slash) { bytes.removeSubrange(cut...) } else { bytes.removeAll(keepingCapacity: true) }
+                    } else {
+                        if !bytes.isEmpty || rooted { bytes.append(slash) }
+                        bytes.append(contentsOf: piece[start..<end])
+                    }
+                    start = end + 1
                 }
-                parts.append(component)
             }
         }
-        let rooted = absolute || directory.first == slash
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(directory.count + relative.count + 1)
-        for (index, part) in parts.enumerated() {
-            if index > 0 || rooted { bytes.append(slash) }
-            bytes += part
+        if !absolute { append(directory) }
+        append(relative)
+        if bytes.isEmpty { bytes = rooted ? [slash] : [dot] }
+        bytes.append(0)
+        return bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { FilePath(platformString: $0.baseAddress!) }
         }
-        if bytes.isEmpty { bytes = rooted ? [slash] : [UInt8(ascii: ".")] }
-        return FilePath(bytes: bytes)
     }
 
     /// Joins a `/`-separated relative path given as bytes.

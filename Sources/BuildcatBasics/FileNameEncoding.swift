@@ -1,3 +1,6 @@
+import Glibc
+import SystemPackage
+
 /// File names as JSON strings, and back, exactly as Python (and so Deadline) writes and reads them.
 ///
 /// Python decodes a file name as UTF-8 with the "surrogateescape" handler: every byte that is
@@ -100,6 +103,37 @@ public enum JSONWriter {
     public static func appendFileName(_ bytes: [UInt8], to out: inout [UInt8]) {
         if appendPlain(bytes, to: &out) { return }
         appendString(FileNameEncoding.utf16(fromFileName: bytes), to: &out)
+    }
+
+    /// Appends a path: its bytes as Python would decode them, without copying them out first.
+    public static func appendFileName(_ path: FilePath, to out: inout [UInt8]) {
+        let plain = path.withPlatformString { cString in
+            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString)) {
+                appendPlain(UnsafeBufferPointer(start: $0, count: strlen(cString)), to: &out)
+            }
+        }
+        if !plain { appendFileName(path.bytes, to: &out) }
+    }
+
+    /// Appends a name that needs no escaping (a JSON key with its punctuation: `,"size":`).
+    public static func appendRaw(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends an integer in decimal, without making a string of it.
+    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var position = buffer.count
+            repeat {
+                position -= 1
+                buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: buffer[position...])
+        }
     }
 
     /// Appends text.

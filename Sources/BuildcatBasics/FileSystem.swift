@@ -124,22 +124,38 @@ public enum FileSystem {
         }
     }
 
-    /// Reads a whole small file (configuration, manifests, caches) into memory.
-    public static func readAll(_ path: FilePath) throws -> [UInt8] {
+    /// Reads a whole small file (configuration, manifests, caches, scene layers) into memory.
+    /// - Parameter regularOnly: refuse anything but a regular file (a FIFO, a device), found
+    ///   by the descriptor's status, so that no stat of the path is needed first.
+    public static func readAll(_ path: FilePath, regularOnly: Bool = false) throws -> [UInt8] {
         let descriptor = try openForReading(path)
         defer { try? descriptor.close() }
-        let size = Int(try status(of: descriptor, path: path).size)
-        var bytes = [UInt8](repeating: 0, count: max(size, 0))
-        var filled = try bytes.withUnsafeMutableBytes { try read(descriptor, into: $0, path: path) }
-        // The file may have grown since fstat: keep reading until the end.
+        let status = try status(of: descriptor, path: path)
+        if regularOnly && !status.isRegularFile {
+            throw FileSystemError(.notRegularFile, operation: "read", path: displayPath(path), detail: "it is a \(status.kindDescription), not a regular file")
+        }
+        let size = max(Int(status.size), 0)
+        // One byte more than the size, to see the end in the same read: a regular file's read
+        // comes back short only at its end. Scans read thousands of layers; each call counts.
+        var bytes = [UInt8](repeating: 0, count: size + 1)
+        let filled = try bytes.withUnsafeMutableBytes { buffer -> Int in
+            do {
+                return try descriptor.read(into: buffer, retryOnInterrupt: true)
+            } catch let errno as Errno {
+                throw FileSystemError(operation: "read", path: path, errno: errno)
+            }
+        }
+        bytes.removeSubrange(filled...)
+        // (Linux hands out at most 0x7ffff000 bytes per read, whatever is left.)
+        if status.isRegularFile && filled <= size && filled < 0x7fff_f000 { return bytes }
+        // The file grew since fstat, or has no size of its own (/proc, a pipe): read to the end.
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = try chunk.withUnsafeMutableBytes { try read(descriptor, into: $0, path: path) }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[..<count])
-            filled += count
         }
-        return Array(bytes[..<filled])
+        return bytes
     }
 
     /// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a

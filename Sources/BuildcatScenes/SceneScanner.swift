@@ -39,68 +39,91 @@ public struct SceneScanner {
     ///   rewrite without reading the files again.
     public func scan(_ scenes: [FilePath], formats: [any SceneFormat] = makeSceneFormats()) throws -> ScanResult {
         var result = ScanResult()
-        var opened: Set<[UInt8]> = []
-        var reportedLinks: Set<[UInt8]> = []
+        var opened: Set<ByteKey> = []
+        var reportedLinks: Set<ByteKey> = []
         var pending: [(path: FilePath, part: LinkedPart)] = try scenes.map { (try FileSystem.absolute($0), .whole) }.reversed()
-        let asked = Set(pending.map { $0.path.bytes })
-        var linkedBack: Set<[UInt8]> = []
+        let asked = Set(pending.map { ByteKey($0.path) })
+        var linkedBack: Set<ByteKey> = []
+        let prefetch = FileStatusPrefetch()
+        var linkedStatuses: [ByteKey: FileStatus?] = [:]
 
         while let (path, part) = pending.popLast() {
             let format = try BuildcatScenes.format(for: path, among: formats)
-            if opened.insert(path.bytes).inserted {
+            if opened.insert(ByteKey(path)).inserted {
                 result.scenes.append(ScannedScene(path: path, format: format.name))
             }
             let found = try format.scan(path, part: part)
+            let firstNew = result.references.count
             for reference in found.references {
                 if reference.kind == .library {
-                    if asked.contains(reference.resolved.bytes) { linkedBack.insert(reference.resolved.bytes) }
+                    let target = ByteKey(reference.resolved)
+                    if asked.contains(target) { linkedBack.insert(target) }
                     // Once per place it is written (a library read again for more of its parts
                     // reports its links again); every place, for rewriting.
                     let place = reference.scene.bytes + [0] + reference.resolved.bytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
-                    guard !asked.contains(reference.resolved.bytes), reportedLinks.insert(place).inserted else { continue }
+                    guard !asked.contains(target), reportedLinks.insert(ByteKey(place)).inserted else { continue }
                 }
                 result.references.append(reference)
             }
-            for (linkedPath, linkedPart) in found.linked.reversed() {
-                if (try? FileSystem.status(of: linkedPath))?.isRegularFile == true {
-                    pending.append((linkedPath, linkedPart))
+            // Linked files are stat'ed here (only regular ones are read); the other single files
+            // on another core, while the scan goes on.
+            for (linkedPath, _) in found.linked where linkedStatuses[ByteKey(linkedPath)] == nil {
+                linkedStatuses[ByteKey(linkedPath)] = .some(try? FileSystem.statusIfPresent(of: linkedPath))
+            }
+            var known: [(index: Int, status: FileStatus?)] = []
+            var unknown: [(index: Int, path: FilePath)] = []
+            for index in firstNew..<result.references.count where result.references[index].pattern == .file && result.references[index].unresolvable == nil {
+                let links = result.references[index].kind == .layer || result.references[index].kind == .library
+                if links, let status = linkedStatuses[ByteKey(result.references[index].resolved)] {
+                    known.append((index, status))
+                } else {
+                    unknown.append((index, result.references[index].resolved))
                 }
+            }
+            prefetch.record(known)
+            prefetch.prefetch(unknown)
+            for (linkedPath, linkedPart) in found.linked.reversed() where (linkedStatuses[ByteKey(linkedPath)] ?? nil)?.isRegularFile == true {
+                pending.append((linkedPath, linkedPart))
             }
         }
         // A sequence's users are those in the file that holds it. That is all of them only in a
         // scene asked for that no other file links: a library's image may be shown by a node of
         // the file that links it, and a scene linked back may lend its images the same way.
         for index in result.references.indices where result.references[index].sequenceUsers != nil {
-            let scene = result.references[index].scene.bytes
+            let scene = ByteKey(result.references[index].scene)
             if !asked.contains(scene) || linkedBack.contains(scene) { result.references[index].sequenceUsers = nil }
         }
-        expand(&result)
+        expand(&result, statuses: prefetch.statuses(count: result.references.count))
         return result
     }
 
     /// Finds the files each reference stands for, and which are missing.
-    private func expand(_ result: inout ScanResult) {
+    /// - Parameter statuses: by reference, the status of a single-file reference's file, if known.
+    private func expand(_ result: inout ScanResult, statuses known: [FileStatus??]) {
         var listings = DirectoryListings()
-        // A stat per single-file reference, on all cores: most references are single files.
+        // Single-file references the prefetch did not see (none, as the scanner is now) are
+        // stat'ed here, on all cores: most references are single files.
+        var statuses = known
         let references = result.references
-        let statuses = Parallel.map(count: references.count, makeContext: {}) { index, _ -> FileStatus? in
-            references[index].pattern == .file && references[index].unresolvable == nil ? try? FileSystem.status(of: references[index].resolved) : nil
-        }
+        let unknown = references.indices.filter { statuses[$0] == nil && references[$0].pattern == .file && references[$0].unresolvable == nil }
+        let found = Parallel.map(count: unknown.count, makeContext: {}) { position, _ in try? FileSystem.statusIfPresent(of: references[unknown[position]].resolved) }
+        for (index, status) in zip(unknown, found) { statuses[index] = .some(status) }
+        result.assets.reserveCapacity(result.references.count)
         for index in result.references.indices {
-            let files: [ReferencedFile]
             // Fields read in place: copying each reference whole cost more than its stat.
             if result.references[index].unresolvable != nil {
-                files = []
+                result.missing.append(index)
             } else if result.references[index].pattern == .file {
-                files = statuses[index].flatMap { $0.isRegularFile ? [ReferencedFile(path: result.references[index].resolved, status: $0, frame: nil)] : nil } ?? []
+                if let status = statuses[index] ?? nil, status.isRegularFile {
+                    result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(path: result.references[index].resolved, status: status, frame: nil)))
+                } else {
+                    result.missing.append(index)
+                }
             } else {
-                files = listings.files(for: result.references[index])
+                let files = listings.files(for: result.references[index])
+                if files.isEmpty && result.references[index].pattern != .directory { result.missing.append(index) }
+                result.assets += files.map { ScannedAsset(reference: index, file: $0) }
             }
-            if files.isEmpty {
-                if result.references[index].pattern != .directory { result.missing.append(index) }
-                continue
-            }
-            result.assets += files.map { ScannedAsset(reference: index, file: $0) }
         }
     }
 }

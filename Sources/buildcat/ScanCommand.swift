@@ -52,7 +52,7 @@ struct ScanCommand: ParsableCommand {
         }
         let output = ByteWriter(descriptor: STDOUT_FILENO)
         if json {
-            output.write(Self.json(result))
+            Self.writeJSON(result, to: output)
         } else {
             let root = try project.map { try FileSystem.absolute(try RawArguments.path($0)) }
             output.write(Self.tree(result, project: root))
@@ -61,55 +61,64 @@ struct ScanCommand: ParsableCommand {
         if !result.missing.isEmpty { throw ExitCode(3) }
     }
 
-    static func json(_ result: ScanResult) -> [UInt8] {
-        var out = Array(#"{"scenes":["#.utf8)
+    /// Writes the scan as JSON, an entry at a time: a scan of 100,000 files is megabytes.
+    static func writeJSON(_ result: ScanResult, to output: ByteWriter) {
+        output.write(building: { JSONWriter.appendRaw(#"{"scenes":["#, to: &$0) })
         for (index, scene) in result.scenes.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"path":"#.utf8)
-            JSONWriter.appendFileName(scene.path.bytes, to: &out)
-            out += Array(#","format":"#.utf8)
-            JSONWriter.appendString(scene.format, to: &out)
-            out.append(UInt8(ascii: "}"))
-        }
-        out += Array(#"],"assets":["#.utf8)
-        for (index, asset) in result.assets.enumerated() {
-            let reference = result.references[asset.reference]
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"path":"#.utf8)
-            JSONWriter.appendFileName(asset.file.path.bytes, to: &out)
-            out += Array(#","size":\#(asset.file.size),"kind":"#.utf8)
-            JSONWriter.appendString(reference.kind.rawValue, to: &out)
-            appendOrigin(reference, to: &out)
-            if let frame = asset.file.frame { out += Array(#","frames":[\#(frame)]"#.utf8) }
-            out.append(UInt8(ascii: "}"))
-        }
-        out += Array(#"],"missing":["#.utf8)
-        for (index, referenceIndex) in result.missing.enumerated() {
-            let reference = result.references[referenceIndex]
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"path":"#.utf8)
-            JSONWriter.appendFileName(reference.resolved.bytes, to: &out)
-            out += Array(#","kind":"#.utf8)
-            JSONWriter.appendString(reference.kind.rawValue, to: &out)
-            appendOrigin(reference, to: &out)
-            if let reason = reference.unresolvable {
-                out += Array(#","unresolvable":"#.utf8)
-                JSONWriter.appendString(reason, to: &out)
+            output.write { out in
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendRaw(#"{"path":"#, to: &out)
+                JSONWriter.appendFileName(scene.path, to: &out)
+                JSONWriter.appendRaw(#","format":"#, to: &out)
+                JSONWriter.appendString(scene.format, to: &out)
+                out.append(UInt8(ascii: "}"))
             }
-            out.append(UInt8(ascii: "}"))
         }
-        out += Array("]}\n".utf8)
-        return out
+        output.write(building: { JSONWriter.appendRaw(#"],"assets":["#, to: &$0) })
+        for (index, asset) in result.assets.enumerated() {
+            output.write { out in
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendRaw(#"{"path":"#, to: &out)
+                JSONWriter.appendFileName(asset.file.path, to: &out)
+                JSONWriter.appendRaw(#","size":"#, to: &out)
+                JSONWriter.appendInteger(asset.file.size, to: &out)
+                appendOrigin(result.references[asset.reference], to: &out)
+                if let frame = asset.file.frame {
+                    JSONWriter.appendRaw(#","frames":["#, to: &out)
+                    JSONWriter.appendInteger(Int64(frame), to: &out)
+                    out.append(UInt8(ascii: "]"))
+                }
+                out.append(UInt8(ascii: "}"))
+            }
+        }
+        output.write(building: { JSONWriter.appendRaw(#"],"missing":["#, to: &$0) })
+        for (index, referenceIndex) in result.missing.enumerated() {
+            output.write { out in
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.appendRaw(#"{"path":"#, to: &out)
+                JSONWriter.appendFileName(result.references[referenceIndex].resolved, to: &out)
+                appendOrigin(result.references[referenceIndex], to: &out)
+                if let reason = result.references[referenceIndex].unresolvable {
+                    JSONWriter.appendRaw(#","unresolvable":"#, to: &out)
+                    JSONWriter.appendString(reason, to: &out)
+                }
+                out.append(UInt8(ascii: "}"))
+            }
+        }
+        output.write(building: { JSONWriter.appendRaw("]}\n", to: &$0) })
     }
 
-    private static func appendOrigin(_ reference: SceneReference, to out: inout [UInt8]) {
-        out += Array(#","raw":"#.utf8)
+    /// The fields every entry has after its path: kind, raw, scene, block, field.
+    private static func appendOrigin(_ reference: borrowing SceneReference, to out: inout [UInt8]) {
+        JSONWriter.appendRaw(#","kind":"#, to: &out)
+        JSONWriter.appendString(reference.kind.rawValue, to: &out)
+        JSONWriter.appendRaw(#","raw":"#, to: &out)
         JSONWriter.appendFileName(reference.raw, to: &out)
-        out += Array(#","scene":"#.utf8)
-        JSONWriter.appendFileName(reference.scene.bytes, to: &out)
-        out += Array(#","block":"#.utf8)
+        JSONWriter.appendRaw(#","scene":"#, to: &out)
+        JSONWriter.appendFileName(reference.scene, to: &out)
+        JSONWriter.appendRaw(#","block":"#, to: &out)
         JSONWriter.appendString(reference.block, to: &out)
-        out += Array(#","field":"#.utf8)
+        JSONWriter.appendRaw(#","field":"#, to: &out)
         JSONWriter.appendString(reference.field, to: &out)
     }
 

@@ -22,6 +22,13 @@ final class ByteWriter {
 
     func write(_ text: String) { write(text.utf8) }
 
+    /// Lets `build` append to the buffer in place: megabytes of output (a scan's JSON) go out
+    /// in buffer-sized writes, never whole in memory.
+    func write(building build: (inout [UInt8]) -> Void) {
+        build(&buffer)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
     func flush() {
         var offset = 0
         while offset < buffer.count {

@@ -40,6 +40,16 @@ import Testing
         #expect(everything.files.map { displayBytes($0.relativePath) } == [".hidden/x", "a/z", "a/\\xFF", "b"])
     }
 
+    @Test(arguments: [
+        ("/a/b", "c/d.png", "/a/b/c/d.png"), ("/a/b", "./c//./d.png", "/a/b/c/d.png"), ("/a/b", "../c.png", "/a/c.png"),
+        ("/a/b", "../../../../c.png", "/c.png"), ("/a/b", "/x/../y.png", "/y.png"), ("/a/b", "..", "/a"), ("/a", "../..", "/"),
+        ("a/b", "../../../c", "c"), ("a", "..", "."), ("", "x/./y/", "x/y"), ("/a/b/", "c/", "/a/b/c"), ("/", "", "/"),
+    ])
+    func normalizedJoinTakesOutDotsLexically(directory: String, relative: String, expected: String) {
+        #expect(FilePath.normalizedJoin(Array(directory.utf8), Array(relative.utf8)) == FilePath(expected))
+        #expect(FilePath.normalizedJoin([0x2F, 0x61], [0xFF, 0x2F, 0x2E, 0x2E, 0x2F, 0xFE]).bytes == [0x2F, 0x61, 0x2F, 0xFE])
+    }
+
     @Test func aFileAsRootIsAnError() throws {
         let directory = TemporaryDirectory()
         try writeFile(directory("file"), "x")
@@ -62,6 +72,27 @@ import Testing
         let directory = TemporaryDirectory()
         let error = #expect(throws: FileSystemError.self) { try FileSystem.writeAtomically([1], to: directory("absent/file")) }
         #expect(error?.description.contains("absent") == true)
+    }
+}
+
+@Suite struct ReadAllTests {
+    @Test func readsWholeFilesAndThoseWithoutASizeOfTheirOwn() throws {
+        let directory = TemporaryDirectory()
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try writeFile(directory("big"), bytes)
+        try writeFile(directory("empty"), [])
+        #expect(try FileSystem.readAll(directory("big")) == bytes)
+        #expect(try FileSystem.readAll(directory("empty"), regularOnly: true) == [])
+        // /proc files say they are empty and are not.
+        #expect(String(decoding: try FileSystem.readAll("/proc/self/status"), as: UTF8.self).contains("Pid:"))
+    }
+
+    @Test func regularOnlyRefusesAFIFOWithoutWaitingForAWriter() throws {
+        let directory = TemporaryDirectory()
+        #expect(mkfifo(directory("pipe").string, 0o644) == 0)
+        let error = #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("pipe"), regularOnly: true) }
+        #expect(error?.code == .notRegularFile)
+        #expect(error?.description.contains("pipe") == true)
     }
 }
 

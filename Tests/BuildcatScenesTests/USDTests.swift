@@ -2,6 +2,7 @@ import BuildcatBasics
 @testable import BuildcatScenes
 import BuildcatTestSupport
 import Foundation
+import Glibc
 import SystemPackage
 import Testing
 
@@ -80,6 +81,42 @@ import Testing
             } throws: { error in
                 "\(error)".contains(name) && "\(error)".contains(reason)
             }
+        }
+    }
+
+    /// Layers are read ahead of the scan on other cores: the result is still the scan's own
+    /// order, a layer linked twice is read once, a FIFO named as a layer is missing (never read,
+    /// never waited on), and a broken layer deep in a chain is still the scan's error.
+    @Test func layersReadAheadGiveTheScansOwnOrderEveryTime() throws {
+        let directory = TemporaryDirectory()
+        func layer(_ name: String, _ sublayers: [String], textures: [String] = []) throws {
+            let arcs = sublayers.map { "@./\($0)@" }.joined(separator: ", ")
+            let shaders = textures.map { "    asset inputs:file = @./tex/\($0)@\n" }.joined()
+            try writeFile(directory(name), "#usda 1.0\n(\n    subLayers = [\(arcs)]\n)\ndef \"X\"\n{\n\(shaders)}\n")
+        }
+        for name in ["a.png", "b.png", "c.png"] { try writeFile(directory("tex/\(name)"), name) }
+        try layer("root.usda", ["a.usda", "b.usda"])
+        try layer("a.usda", ["c.usda", "shared.usda"], textures: ["a.png"])
+        try layer("c.usda", [], textures: ["c.png", "gone.png"])
+        try layer("shared.usda", [], textures: ["b.png"])
+        try layer("b.usda", ["shared.usda", "pipe.usda", "missing.usda", "chain0.usda"], textures: ["b.png"])
+        for index in 0..<40 { try layer("chain\(index).usda", index < 39 ? ["chain\(index + 1).usda"] : [], textures: ["a.png"]) }
+        #expect(mkfifo(directory("pipe.usda").string, 0o644) == 0)
+
+        let order = ["root", "a", "c", "shared", "b"] + (0..<40).map { "chain\($0)" }
+        for _ in 0..<20 {
+            let result = try SceneScanner().scan([directory("root.usda")])
+            #expect(result.scenes.map { $0.path.lastComponent!.stem } == order)
+            #expect(Set(result.missing.map { result.references[$0].resolved.lastComponent!.string }) == ["gone.png", "pipe.usda", "missing.usda"])
+            // 45 layers linked (2 + 2 + 2 + 39) and 44 textures (a, c, shared, b, and one per link of the chain).
+            #expect(result.assets.count == 45 + 44)
+        }
+
+        try writeFile(directory("chain30.usda"), "#usda 1.0\ndef \"X\" {\n    asset a = @./x.png\n}\n")
+        #expect {
+            try SceneScanner().scan([directory("root.usda")])
+        } throws: { error in
+            "\(error)".contains("chain30.usda") && "\(error)".contains("not closed on its line (line 3)")
         }
     }
 

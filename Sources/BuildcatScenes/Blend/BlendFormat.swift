@@ -20,6 +20,9 @@ public final class BlendFormat: SceneFormat {
         BlendCompression.detect(firstBytes) == BlendCompression.none || path.extension == "blend"
     }
 
+    /// `BlendFile` finds a .blend's compression by its first bytes, and refuses what is no .blend.
+    public func claims(name path: FilePath) -> Bool { path.extension == "blend" }
+
     private func open(_ path: FilePath) throws -> BlendFile {
         if let file = files[path.bytes] { return file }
         let file = try BlendFile(path: path)

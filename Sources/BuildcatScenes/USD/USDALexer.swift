@@ -27,9 +27,10 @@ struct USDALexer {
 
     func assetPaths() throws(LexError) -> [AssetPath] {
         var found: [AssetPath] = []
-        // One frame per open bracket: the key that applies inside it.
-        var keys: [[UInt8]] = [[]]
-        var lastIdentifier: [UInt8] = []
+        // One frame per open bracket: the key that applies inside it. Keys and identifiers are
+        // ranges of the layer, made bytes only for the paths found (most identifiers are not keys).
+        var keys: [Range<Int>] = [0..<0]
+        var lastIdentifier = 0..<0
         var index = 0
         let count = bytes.count
         while index < count {
@@ -45,7 +46,7 @@ struct USDALexer {
                 guard let close = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw LexError(offset: index, reason: "a path '<' is never closed") }
                 index = close
             case UInt8(ascii: "@"):
-                let path = try assetPath(at: index, key: keys[keys.count - 1])
+                let path = try assetPath(at: index, key: Array(bytes[keys[keys.count - 1]]))
                 found.append(path.path)
                 index = path.end
                 continue
@@ -59,7 +60,7 @@ struct USDALexer {
                 if Self.isIdentifierStart(byte) {
                     let start = index
                     while index < count && Self.isIdentifierByte(bytes[index]) { index += 1 }
-                    lastIdentifier = Array(bytes[start..<index])
+                    lastIdentifier = start..<index
                     continue
                 }
             }

@@ -17,17 +17,20 @@ import SystemPackage
 /// write crate files, and will not leave a path pointing outside the checkout.
 public final class USDFormat: SceneFormat {
     public let name = "usd"
-    private var scanned: Set<[UInt8]> = []
+    private var scanned: Set<ByteKey> = []
     /// The crates among them: staged as they are, never rewritten.
-    private var crates: Set<[UInt8]> = []
-    private let searchPath: [FilePath]
+    private var crates: Set<ByteKey> = []
+    private let reader: USDLayerReader
+    /// Layers read ahead of the scan: each layer a scanned one links, read and resolved on
+    /// another core while the scan goes on (a stage of 2,000 layers is read on every core).
+    private let readAhead = ReadAhead<Result<USDLayerReader.Layer, any Error>>()
 
     /// Names under which a layer lists other layers.
     static let layerKeys: Set<[UInt8]> = Set(["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) })
     static let layerExtensions: Set<String> = ["usd", "usda", "usdc"]
 
     public init(environment: [String: String] = currentEnvironment()) {
-        searchPath = (environment["PXR_AR_DEFAULT_SEARCH_PATH"] ?? "").split(separator: ":").map { FilePath(String($0)) }
+        reader = USDLayerReader(searchPath: (environment["PXR_AR_DEFAULT_SEARCH_PATH"] ?? "").split(separator: ":").map { FilePath(String($0)) })
     }
 
     public func recognizes(_ path: FilePath, firstBytes: [UInt8]) -> Bool {
@@ -35,9 +38,14 @@ public final class USDFormat: SceneFormat {
             || ["usda", "usdc", "usd"].contains(path.extension ?? "")
     }
 
+    /// `scan` tells a text layer from a crate by its first bytes, and refuses anything else.
+    public func claims(name path: FilePath) -> Bool {
+        Self.layerExtensions.contains(path.extension ?? "")
+    }
+
     /// A crate is never rewritten: rewriting it was refused, or every path in it stays valid.
     public func stagingNote(for path: FilePath) -> String? {
-        crates.contains(path.bytes) ? "a binary USD layer, staged as it is (every path in it stays valid in the checkout)" : nil
+        crates.contains(ByteKey(path)) ? "a binary USD layer, staged as it is (every path in it stays valid in the checkout)" : nil
     }
 
     public func relativeReference(_ relativePath: [UInt8]) -> [UInt8] {
@@ -46,63 +54,14 @@ public final class USDFormat: SceneFormat {
 
     public func scan(_ path: FilePath, part: LinkedPart) throws -> SceneFileScan {
         // A layer is always composed whole: what another layer names of it is a prim path.
-        guard scanned.insert(path.bytes).inserted else { return SceneFileScan(references: [], linked: []) }
-        let bytes = try FileSystem.readAll(path)
-        var directory = path
-        directory.removeLastComponent()
-        var references: [SceneReference] = []
-        if bytes.starts(with: USDCrate.magic) {
-            crates.insert(path.bytes)
-            references = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes)
-        } else {
-            guard bytes.starts(with: Array("#usda ".utf8)) else {
-                throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
-            }
-            let found: [USDALexer.AssetPath]
-            do {
-                found = try USDALexer(bytes: bytes).assetPaths()
-            } catch {
-                throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(Self.line(of: error.offset, in: bytes)))")
-            }
-            let directoryBytes = directory.bytes
-            var lines = LineCounter(bytes: bytes)
-            for asset in found where !asset.value.isEmpty {
-                references.append(reference(asset.value, key: asset.key, in: path, directory: directoryBytes,
-                                            block: "line \(lines.line(of: asset.range.lowerBound))",
-                                            location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
-            }
-        }
-        let linked = references.filter { $0.kind == .layer && Self.layerExtensions.contains($0.resolved.extension ?? "") }
-            .map { (path: $0.resolved, part: LinkedPart.whole) }
-        return SceneFileScan(references: references, linked: linked)
-    }
-
-    /// The paths in a crate: every asset-path field's value (from its FIELDS table), and tokens
-    /// that name a file that exists or have a USD layer's extension (composition arcs store
-    /// their layers as strings). A missing file named only in a time sample, a dictionary (value
-    /// clips) or a list op that is not a layer is not reported.
-    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
-        var references: [SceneReference] = []
-        // Asset-valued fields are assets whether their files exist or not.
-        var seen: Set<[UInt8]> = []
-        for value in crate.assetPaths ?? [] where !value.isEmpty && seen.insert(value).inserted {
-            var found = reference(value, key: [], in: path, directory: directory, block: "asset field", location: FieldLocation(offset: -1, capacity: value.count))
-            let isLayer = Self.layerExtensions.contains(found.resolved.extension ?? "") || found.resolved.extension == "usdz"
-            found.kind = isLayer ? .layer : .asset
-            references.append(found)
-        }
-        // Other tokens (a reference's or a payload's layer, a sublayer, a clip): those naming a
-        // file that exists, or a USD layer.
-        for token in crate.tokens where !seen.contains(token) && Self.looksLikePath(token) {
-            let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
-            let isLayer = Self.layerExtensions.contains(candidate.resolved.extension ?? "") || candidate.resolved.extension == "usdz"
-            let exists = candidate.pattern == .udim || (try? FileSystem.status(of: candidate.resolved))?.isRegularFile == true
-            guard exists || isLayer else { continue }
-            var found = candidate
-            found.kind = isLayer ? .layer : .asset
-            references.append(found)
-        }
-        return references
+        let key = ByteKey(path)
+        guard scanned.insert(key).inserted else { return SceneFileScan(references: [], linked: []) }
+        let layer = try readAhead.take(key)?.get() ?? reader.read(path)
+        if layer.isCrate { crates.insert(key) }
+        // The scan goes on with these soon: read them, and what they link, on the other cores.
+        for linkedPath in layer.linkedLayers { Self.readAhead(linkedPath, reader: reader, into: readAhead) }
+        let linked = layer.linkedLayers.map { (path: $0, part: LinkedPart.whole) }
+        return SceneFileScan(references: layer.references, linked: linked)
     }
 
     static func looksLikePath(_ token: [UInt8]) -> Bool {
@@ -115,27 +74,12 @@ public final class USDFormat: SceneFormat {
             && !token.contains(UInt8(ascii: ":")) && !extensionBytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 
-    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
-        let isLayer = Self.layerKeys.contains(key)
-        let resolved = resolve(raw, directoryBytes: directory)
-        return SceneReference(scene: path, block: block, field: key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self), raw: raw,
-                              kind: isLayer ? .layer : .asset, pattern: UDIM.hasToken(raw) ? .udim : .file,
-                              resolved: resolved, locations: [location])
-    }
-
-    /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
-    /// path relative to the layer if there, else in the search path's folders, else (missing)
-    /// relative to the layer.
-    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8]) -> FilePath {
-        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
-        let anchored = FilePath.normalizedJoin(directoryBytes, raw)
-        if raw.starts(with: Array("./".utf8)) || raw.starts(with: Array("../".utf8)) || UDIM.hasToken(raw) { return anchored }
-        if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
-        for folder in searchPath {
-            let candidate = FilePath.normalizedJoin(folder.bytes, raw)
-            if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
+    private static func readAhead(_ path: FilePath, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {
+        readAhead.start(ByteKey(path)) {
+            let layer = Result { try reader.read(path) }
+            for linked in (try? layer.get())?.linkedLayers ?? [] { Self.readAhead(linked, reader: reader, into: readAhead) }
+            return layer
         }
-        return anchored
     }
 
     public func rewrite(_ path: FilePath, changes: [ReferenceChange], to output: FilePath) throws {

@@ -1,0 +1,59 @@
+import BuildcatBasics
+import Dispatch
+import Synchronization
+
+/// Work on files a scan will reach, started on other cores as soon as the scan learns of them
+/// and taken by the scan when it gets there — done by the scan itself then, if no core has
+/// begun it yet, so that waiting never costs more than doing.
+final class ReadAhead<Value: Sendable>: Sendable {
+    private let state = Mutex(State())
+
+    private struct State {
+        var slots: [ByteKey: Slot] = [:]
+        /// Every key ever started or taken: work is started once per key.
+        var known: Set<ByteKey> = []
+    }
+
+    /// Starts `work` for `key` on another core, unless it was started (or taken) already.
+    func start(_ key: ByteKey, _ work: @escaping @Sendable () -> Value) {
+        let slot = Slot(work)
+        let isNew = state.withLock { state -> Bool in
+            guard state.known.insert(key).inserted else { return false }
+            state.slots[key] = slot
+            return true
+        }
+        if isNew { DispatchQueue.global().async { slot.runUnlessClaimed() } }
+    }
+
+    /// The value of the work started for `key` (done here if no other thread has begun it,
+    /// waited for if one has); nil when none was started. No work is started for it after.
+    func take(_ key: ByteKey) -> Value? {
+        let slot = state.withLock { state -> Slot? in
+            state.known.insert(key)
+            return state.slots.removeValue(forKey: key)
+        }
+        guard let slot else { return nil }
+        if slot.claim() { return slot.work() }
+        slot.finished.wait()
+        return slot.value
+    }
+
+    /// `value` is written once, by the one thread that claimed the slot, before `finished` is
+    /// signalled; it is read only after `finished` (or by that same thread).
+    private final class Slot: @unchecked Sendable {
+        let work: @Sendable () -> Value
+        let finished = DispatchSemaphore(value: 0)
+        private let claimed = Atomic<Bool>(false)
+        var value: Value?
+
+        init(_ work: @escaping @Sendable () -> Value) { self.work = work }
+
+        func claim() -> Bool { claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
+
+        func runUnlessClaimed() {
+            guard claim() else { return }
+            value = work()
+            finished.signal()
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import BuildcatBasics
+import SystemPackage
+
+/// Reads one USD layer and resolves its asset paths as USD's default resolver does. Holds no
+/// state but the search path, so that layers can be read on any thread.
+struct USDLayerReader: Sendable {
+    let searchPath: [FilePath]
+
+    /// What one layer holds.
+    struct Layer: Sendable {
+        var references: [SceneReference]
+        /// A binary crate (`PXR-USDC`), not text.
+        var isCrate: Bool
+        /// The USD layers it composes, to be read next.
+        var linkedLayers: [FilePath]
+
+        init(references: [SceneReference], isCrate: Bool) {
+            self.references = references
+            self.isCrate = isCrate
+            linkedLayers = references.filter { $0.kind == .layer && USDFormat.layerExtensions.contains($0.resolved.extension ?? "") }.map(\.resolved)
+        }
+    }
+
+    func read(_ path: FilePath) throws -> Layer {
+        let bytes = try FileSystem.readAll(path, regularOnly: true)
+        var directory = path
+        directory.removeLastComponent()
+        if bytes.starts(with: USDCrate.magic) {
+            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes), isCrate: true)
+        }
+        guard bytes.starts(with: Array("#usda ".utf8)) else {
+            throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
+        }
+        let found: [USDALexer.AssetPath]
+        do {
+            found = try USDALexer(bytes: bytes).assetPaths()
+        } catch {
+            throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(USDFormat.line(of: error.offset, in: bytes)))")
+        }
+        let directoryBytes = directory.bytes
+        var lines = LineCounter(bytes: bytes)
+        var references: [SceneReference] = []
+        references.reserveCapacity(found.count)
+        for asset in found where !asset.value.isEmpty {
+            references.append(reference(asset.value, key: asset.key, in: path, directory: directoryBytes,
+                                        block: "line \(lines.line(of: asset.range.lowerBound))",
+                                        location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
+        }
+        return Layer(references: references, isCrate: false)
+    }
+
+    /// The paths in a crate: every asset-path field's value (from its FIELDS table), and tokens
+    /// that name a file that exists or have a USD layer's extension (composition arcs store
+    /// their layers as strings). A missing file named only in a time sample, a dictionary (value
+    /// clips) or a list op that is not a layer is not reported.
+    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
+        var references: [SceneReference] = []
+        // Asset-valued fields are assets whether their files exist or not.
+        var seen: Set<[UInt8]> = []
+        for value in crate.assetPaths ?? [] where !value.isEmpty && seen.insert(value).inserted {
+            var found = reference(value, key: [], in: path, directory: directory, block: "asset field", location: FieldLocation(offset: -1, capacity: value.count))
+            let isLayer = USDFormat.layerExtensions.contains(found.resolved.extension ?? "") || found.resolved.extension == "usdz"
+            found.kind = isLayer ? .layer : .asset
+            references.append(found)
+        }
+        // Other tokens (a reference's or a payload's layer, a sublayer, a clip): those naming a
+        // file that exists, or a USD layer.
+        for token in crate.tokens where !seen.contains(token) && USDFormat.looksLikePath(token) {
+            let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
+            let isLayer = USDFormat.layerExtensions.contains(candidate.resolved.extension ?? "") || candidate.resolved.extension == "usdz"
+            let exists = candidate.pattern == .udim || (try? FileSystem.status(of: candidate.resolved))?.isRegularFile == true
+            guard exists || isLayer else { continue }
+            var found = candidate
+            found.kind = isLayer ? .layer : .asset
+            references.append(found)
+        }
+        return references
+    }
+
+    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
+        let isLayer = USDFormat.layerKeys.contains(key)
+        let resolved = resolve(raw, directoryBytes: directory)
+        return SceneReference(scene: path, block: block, field: key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self), raw: raw,
+                              kind: isLayer ? .layer : .asset, pattern: UDIM.hasToken(raw) ? .udim : .file,
+                              resolved: resolved, locations: [location])
+    }
+
+    /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
+    /// path relative to the layer if there, else in the search path's folders, else (missing)
+    /// relative to the layer.
+    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8]) -> FilePath {
+        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
+        let anchored = FilePath.normalizedJoin(directoryBytes, raw)
+        if raw.starts(with: Array("./".utf8)) || raw.starts(with: Array("../".utf8)) || UDIM.hasToken(raw) { return anchored }
+        if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
+        for folder in searchPath {
+            let candidate = FilePath.normalizedJoin(folder.bytes, raw)
+            if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
+        }
+        return anchored
+    }
+}
