@@ -1,3 +1,4 @@
+import Glibc
 import SystemPackage
 
 /// Bytes (a path, a name) as a set member or dictionary key that hashes in one call.
@@ -12,5 +13,11 @@ public struct ByteKey: Hashable, Sendable {
 
     public func hash(into hasher: inout Hasher) {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
+        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+        }
     }
 }

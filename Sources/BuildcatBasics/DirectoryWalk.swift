@@ -154,35 +154,42 @@ extension FilePath {
         let dot = UInt8(ascii: ".")
         let absolute = relative.first == slash
         let rooted = absolute || directory.first == slash
-        // One pass, one buffer: each component is appended after a '/', `..` cuts back to the
-        // previous '/', and the NUL the system wants is added at the end.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity((absolute ? 0 : directory.count) + relative.count + 2)
-        func append(_ piece: [UInt8]) {
-            piece.withUnsafeBufferPointer { piece in
+        // One pass into one buffer on the stack: each component is appended after a '/', `..`
+        // cuts back to the previous '/', and the NUL the system wants ends it. (A scan joins
+        // tens of thousands of paths; a heap buffer each was a tenth of a large USD scan.)
+        let capacity = (absolute ? 0 : directory.count) + relative.count + 3
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer -> FilePath in
+            var length = 0
+            func append(_ piece: UnsafeBufferPointer<UInt8>) {
                 var start = 0
                 while start < piece.count {
                     var end = start
                     while end < piece.count && piece[end] != slash { end += 1 }
-                    let length = end - start
-                    if length == 0 || (length == 1 && piece[start] == dot) {
+                    let count = end - start
+                    if count == 0 || (count == 1 && piece[start] == dot) {
                         // empty or `.`: nothing
-                    } else if length == 2 && piece[start] == dot && piece[start + 1] == dot {
-                        if let cut = bytes.lastIndex(of: slash) { bytes.removeSubrange(cut...) } else { bytes.removeAll(keepingCapacity: true) }
+                    } else if count == 2 && piece[start] == dot && piece[start + 1] == dot {
+                        while length > 0 && buffer[length - 1] != slash { length -= 1 }
+                        if length > 0 { length -= 1 }
                     } else {
-                        if !bytes.isEmpty || rooted { bytes.append(slash) }
-                        bytes.append(contentsOf: piece[start..<end])
+                        if length > 0 || rooted {
+                            buffer[length] = slash
+                            length += 1
+                        }
+                        for index in start..<end { buffer[length + index - start] = piece[index] }
+                        length += count
                     }
                     start = end + 1
                 }
             }
-        }
-        if !absolute { append(directory) }
-        append(relative)
-        if bytes.isEmpty { bytes = rooted ? [slash] : [dot] }
-        bytes.append(0)
-        return bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { FilePath(platformString: $0.baseAddress!) }
+            if !absolute { directory.withUnsafeBufferPointer { append($0) } }
+            relative.withUnsafeBufferPointer { append($0) }
+            if length == 0 {
+                buffer[0] = rooted ? slash : dot
+                length = 1
+            }
+            buffer[length] = 0
+            return buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: length + 1) { FilePath(platformString: $0) }
         }
     }
 

@@ -11,6 +11,13 @@ public enum Parallel {
     /// The number of processors this process may run on.
     public static var processorCount: Int { Int(buildcat_processor_count()) }
 
+    /// Has malloc grow each thread's heap by `bytes` at a time, not a page at a time (an
+    /// mprotect call each): for commands whose threads allocate in bursts. Address space only;
+    /// nothing is resident until it is used.
+    public static func growHeaps(by bytes: Int) {
+        buildcat_set_heap_growth(bytes)
+    }
+
     /// Calls `body` once for every index in `0..<count`, on up to `threads` threads at once.
     ///
     /// Each thread first makes its own context (say a read buffer) with `makeContext` and passes

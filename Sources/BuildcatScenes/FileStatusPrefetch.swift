@@ -14,8 +14,6 @@ final class FileStatusPrefetch: Sendable {
     private static let batchSize = 256
 
     private let group = DispatchGroup()
-    /// One thread: the scanner's is the other core's.
-    private let queue = DispatchQueue(label: "buildcat.scan.stat")
     private let batches = Mutex<[(indices: [Int], statuses: [FileStatus?])]>([])
 
     /// Starts stat'ing the files the given references (by index) stand for.
@@ -24,7 +22,8 @@ final class FileStatusPrefetch: Sendable {
         while start < paths.count {
             let batch = Array(paths[start..<min(start + Self.batchSize, paths.count)])
             start += Self.batchSize
-            DispatchQueue.global().async(group: group) { [self] in
+            // Below the layers read ahead: the scanner waits on those, and on these only at the end.
+            DispatchQueue.global(qos: .utility).async(group: group) { [self] in
                 let statuses = batch.map { try? FileSystem.statusIfPresent(of: $0.path) }
                 batches.withLock { $0.append((batch.map(\.index), statuses)) }
             }

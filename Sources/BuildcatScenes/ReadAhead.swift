@@ -22,7 +22,8 @@ final class ReadAhead<Value: Sendable>: Sendable {
             state.slots[key] = slot
             return true
         }
-        if isNew { DispatchQueue.global().async { slot.runUnlessClaimed() } }
+        // Above other background work (stats): the scan is waiting for these next.
+        if isNew { DispatchQueue.global(qos: .userInitiated).async { slot.runUnlessClaimed() } }
     }
 
     /// The value of the work started for `key` (done here if no other thread has begun it,

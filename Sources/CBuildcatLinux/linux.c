@@ -1,6 +1,7 @@
 #include "CBuildcatLinux.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -100,4 +101,8 @@ pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const e
         return -1;
     }
     return pid;
+}
+
+void buildcat_set_heap_growth(size_t bytes) {
+    mallopt(M_TOP_PAD, (int)bytes);
 }

@@ -35,6 +35,9 @@ int buildcat_start_writeback(int fd);
 /// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
 int buildcat_processor_count(void);
 
+/// How far malloc grows a heap when it runs out (M_TOP_PAD).
+void buildcat_set_heap_growth(size_t bytes);
+
 /// Starts `path` (searched on PATH when it has no slash) with `argv` and `envp` as a child that
 /// cannot outlive its parent: its own process group, an empty signal mask and default signal
 /// actions, stdin from /dev/null, stdout and stderr on `output_fd`, and PR_SET_PDEATHSIG
