@@ -34,15 +34,17 @@ final class ReadAhead<Value: Sendable>: Sendable {
             return state.slots.removeValue(forKey: key)
         }
         guard let slot else { return nil }
-        if slot.claim() { return slot.work() }
+        if slot.claim() { return slot.run() }
         slot.finished.wait()
         return slot.value
     }
 
     /// `value` is written once, by the one thread that claimed the slot, before `finished` is
-    /// signalled; it is read only after `finished` (or by that same thread).
+    /// signalled; it is read only after `finished` (or by that same thread). `work` is run and
+    /// dropped by that thread too: it may hold the `ReadAhead` itself (work that starts more
+    /// work), and a slot never taken must not keep it alive.
     private final class Slot: @unchecked Sendable {
-        let work: @Sendable () -> Value
+        private var work: (@Sendable () -> Value)?
         let finished = DispatchSemaphore(value: 0)
         private let claimed = Atomic<Bool>(false)
         var value: Value?
@@ -51,9 +53,16 @@ final class ReadAhead<Value: Sendable>: Sendable {
 
         func claim() -> Bool { claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
 
+        /// Runs the work; only by the thread that claimed the slot.
+        func run() -> Value {
+            let result = work!()
+            work = nil
+            return result
+        }
+
         func runUnlessClaimed() {
             guard claim() else { return }
-            value = work()
+            value = run()
             finished.signal()
         }
     }

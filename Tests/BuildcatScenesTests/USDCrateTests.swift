@@ -36,6 +36,38 @@ import Testing
         #expect(result.missing.count == 3)
     }
 
+    /// Paths only a full reading of the crate's values finds — time samples, value-clip
+    /// dictionaries, nested custom data — against what USD says (the fixture's record).
+    @Test func timeSamplesAndDictionariesAreReadAsUSDReadsThem() throws {
+        let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/usd")
+        let record = try JSONDecoder().decode(USDTests.Record.self, from: Data(contentsOf: URL(fileURLWithPath: fixtures.appending("crates/animated.usdc.dependencies.json").string)))
+        let result = try SceneScanner().scan([fixtures.appending("crates/animated.usdc")], formats: [USDFormat(environment: [:])])
+        func relative(_ path: FilePath) -> String { String(path.string.dropFirst(fixtures.string.count + 1)) }
+        #expect(Set(result.scenes.map { relative($0.path) }) == Set(record.layers))
+        #expect(Set(result.assets.map { relative($0.file.path) }).subtracting(record.layers) == Set(record.assets))
+        #expect(Set(result.missing.map { relative(result.references[$0].resolved) }) == Set(record.unresolved))
+    }
+
+    /// Dictionaries point at their values by offsets: a crate whose dictionary holds itself
+    /// twice over must end, not recurse forever or 2^depth times.
+    @Test func aDictionaryThatHoldsItselfEnds() {
+        let dictionary: UInt64 = 31 << 48
+        var bytes: [UInt8] = []
+        func append(_ value: UInt64, _ width: Int) { for index in 0..<width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) } }
+        append(2, 8)                      // two entries
+        append(0, 4); append(8, 8)        // key 0; its rep 8 bytes on, at 20
+        append(dictionary, 8)             // the dictionary itself
+        append(0, 4); append(8, 8)        // key 0; its rep at 40
+        append(dictionary, 8)
+        append((12 << 48) | (1 << 62), 8) // a stray inlined asset path after it
+        let found = USDCrate.assetPaths(inValue: dictionary, bytes: bytes, tokens: [Array("a.png".utf8)], stringTokens: [0])
+        #expect(found.isEmpty)
+        // Offsets past either end, and counts larger than the file, are nothing.
+        for rep in [UInt64(31 << 48) | 0xFFFF_FFFF_FFFF, UInt64(46 << 48) | 3, UInt64(12 << 48) | (1 << 63) | 1] {
+            #expect(USDCrate.assetPaths(inValue: rep, bytes: bytes, tokens: [], stringTokens: []).isEmpty)
+        }
+    }
+
     @Test func usdIntegerCompressionDecodes() throws {
         // 9 integers, common delta 3; codes 01 01 01 01 | 00 01 00 01 | 00; deltas 2 2 4 2 -3 -3.
         let raw: [UInt8] = [3, 0, 0, 0, 0x55, 0x44, 0x00, 0x02, 0x02, 0x04, 0x02, 0xFD, 0xFD]

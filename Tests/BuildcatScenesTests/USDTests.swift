@@ -120,6 +120,23 @@ import Testing
         }
     }
 
+    /// Work that starts more work holds the read-ahead; work never taken (a linked layer that
+    /// is missing, a scan that failed first) must not keep it, and all it read, alive.
+    @Test func readAheadWorkNeverTakenIsNotKeptAlive() async throws {
+        weak var released: ReadAhead<Int>?
+        do {
+            let readAhead = ReadAhead<Int>()
+            released = readAhead
+            readAhead.start(ByteKey(Array("a".utf8))) { [readAhead] in
+                readAhead.start(ByteKey(Array("b".utf8))) { 2 }
+                return 1
+            }
+            #expect(readAhead.take(ByteKey(Array("c".utf8))) == nil)
+        }
+        for _ in 0..<200 where released != nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(released == nil)
+    }
+
     @Test func aCratesTokenTableIsReadAndDamageIsAnError() throws {
         let bytes = try FileSystem.readAll(Self.fixtures.appending("assets/hero.usdc"))
         let crate = try USDCrate(bytes, path: Self.fixtures.appending("assets/hero.usdc"))
@@ -129,11 +146,16 @@ import Testing
         for length in stride(from: 0, to: bytes.count, by: 7) {
             #expect(throws: SceneError.self) { try USDCrate(Array(bytes[..<length]), path: FilePath("cut.usdc")).tokens.count > 0 && length < 88 }
         }
+        // Damaged anywhere — the time samples' and dictionaries' offsets too — an error or
+        // paths, never a crash or a hang.
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<300 {
-            var damaged = bytes
-            for _ in 0..<4 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-            _ = try? USDCrate(damaged, path: FilePath("damaged.usdc"))
+        let animated = try FileSystem.readAll(Self.fixtures.appending("crates/animated.usdc"))
+        for original in [bytes, animated] {
+            for _ in 0..<300 {
+                var damaged = original
+                for _ in 0..<4 { damaged[Int.random(in: 8..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+                _ = try? USDCrate(damaged, path: FilePath("damaged.usdc"))
+            }
         }
     }
 

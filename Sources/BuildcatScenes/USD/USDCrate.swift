@@ -10,9 +10,9 @@ struct USDCrate {
 
     let tokens: [[UInt8]]
     let version: (major: Int, minor: Int, patch: Int)
-    /// The values of the layer's asset-path fields (an attribute's default, an array's
-    /// elements), read from its FIELDS table; nil for a crate older than 0.4 (not read).
-    /// Time samples and dictionaries of asset paths (value clips) are not among them.
+    /// The values of the layer's asset-path fields, read from its FIELDS table: an attribute's
+    /// default, an array's elements, time samples, and dictionaries at any depth (value clips,
+    /// custom data); nil for a crate older than 0.4 (not read).
     private(set) var assetPaths: [[UInt8]]?
 
     /// - Throws: `SceneError` naming the file and what is wrong with it.
@@ -77,14 +77,9 @@ struct USDCrate {
     /// where the value points, a count (uint64) then indices into the STRINGS table (uint32).
     private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
                                         tokens: [[UInt8]]) throws -> [[UInt8]] {
-        func uint(_ at: Int, _ width: Int) -> UInt64? {
-            guard at >= 0, at <= bytes.count - width else { return nil }
-            var value: UInt64 = 0
-            for index in 0..<width { value |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
-            return value
-        }
-        // A damaged file's numbers may not fit an Int: such a number is no offset or count.
-        func int(_ at: Int, _ width: Int) -> Int? { uint(at, width).flatMap { Int(exactly: $0) } }
+        let numbers = CrateNumbers(bytes: bytes)
+        func uint(_ at: Int, _ width: Int) -> UInt64? { numbers.uint(at, width) }
+        func int(_ at: Int, _ width: Int) -> Int? { numbers.int(at, width) }
         guard let stringCount = uint(strings.start, 8), stringCount <= UInt64(strings.size / 4) else { return [] }
         let stringTokens = (0..<Int(stringCount)).compactMap { int(strings.start + 8 + 4 * $0, 4) }
         guard fields.size >= 16, let fieldCount = int(fields.start, 8), fieldCount <= 1 << 24,
@@ -97,23 +92,102 @@ struct USDCrate {
               8 * fieldCount <= 255 * repsSize + 16 else { return [] }
         let reps = try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount)
         var values: [[UInt8]] = []
+        var budget = ValueBudget(remaining: 1 << 20)
         for field in 0..<fieldCount {
             var rep: UInt64 = 0
             for index in 0..<8 { rep |= UInt64(reps[8 * field + index]) << (8 * UInt64(index)) }
-            guard (rep >> 48) & 0xFF == 12 else { continue }
-            let payload = Int(rep & 0xFFFF_FFFF_FFFF)
-            let isArray = rep >> 63 & 1 == 1
-            let isInlined = rep >> 62 & 1 == 1
-            if !isArray && isInlined {
-                if payload < tokens.count { values.append(tokens[payload]) }
-            } else if isArray && !isInlined, let count = uint(payload, 8), count <= UInt64(bytes.count / 4) {
-                for element in 0..<Int(count) {
-                    guard let index = int(payload + 8 + 4 * element, 4), index < stringTokens.count,
-                          stringTokens[index] < tokens.count else { continue }
-                    values.append(tokens[stringTokens[index]])
-                }
-            }
+            collectAssetPaths(rep, depth: 0, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
         }
         return values
+    }
+
+    /// The asset paths in one value rep of `bytes` (for tests: hostile values on their own).
+    static func assetPaths(inValue rep: UInt64, bytes: [UInt8], tokens: [[UInt8]], stringTokens: [Int]) -> [[UInt8]] {
+        var values: [[UInt8]] = []
+        var budget = ValueBudget(remaining: 1 << 20)
+        collectAssetPaths(rep, depth: 0, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
+        return values
+    }
+
+    /// How many more values a damaged or hostile crate may make the reader visit: dictionaries
+    /// and time samples point at each other by offsets, which may loop.
+    private struct ValueBudget {
+        var remaining: Int
+        mutating func spend(_ count: Int) -> Bool {
+            guard count <= remaining else { remaining = 0; return false }
+            remaining -= count
+            return true
+        }
+    }
+
+    /// The asset paths in one value: an asset path or an array of them (type 12), and those
+    /// inside a dictionary (31: custom data, value clips) or time samples (46), at any depth.
+    ///
+    /// A dictionary is, where its rep points, a count (uint64) then per entry a key (uint32, a
+    /// STRINGS index) and an offset (int64, from where it is) to the entry's rep; the next entry
+    /// follows that rep. Time samples are an offset (int64, from where it is) to the times' rep,
+    /// then after it an offset to a count (uint64) and the values' reps.
+    private static func collectAssetPaths(_ rep: UInt64, depth: Int, into values: inout [[UInt8]], budget: inout ValueBudget,
+                                          bytes: [UInt8], tokens: [[UInt8]], stringTokens: [Int]) {
+        let numbers = CrateNumbers(bytes: bytes)
+        func uint(_ at: Int, _ width: Int) -> UInt64? { numbers.uint(at, width) }
+        func int(_ at: Int, _ width: Int) -> Int? { numbers.int(at, width) }
+        func jump(from at: Int) -> Int? { numbers.jump(from: at) }
+        guard depth < 32, budget.spend(1) else { return }
+        let type = (rep >> 48) & 0xFF
+        let payload = Int(rep & 0xFFFF_FFFF_FFFF)
+        let isArray = rep >> 63 & 1 == 1
+        let isInlined = rep >> 62 & 1 == 1
+        switch type {
+        case 12 where !isArray && isInlined:
+            if payload < tokens.count { values.append(tokens[payload]) }
+        case 12 where isArray && !isInlined:
+            guard let count = int(payload, 8), count <= bytes.count / 4, budget.spend(count) else { return }
+            for element in 0..<count {
+                guard let index = int(payload + 8 + 4 * element, 4), index < stringTokens.count,
+                      stringTokens[index] < tokens.count else { continue }
+                values.append(tokens[stringTokens[index]])
+            }
+        case 31 where !isArray && !isInlined:
+            guard let count = int(payload, 8), count <= bytes.count / 12 else { return }
+            var entry = payload + 8
+            for _ in 0..<count {
+                guard let valueRep = jump(from: entry + 4), let inner = uint(valueRep, 8) else { return }
+                collectAssetPaths(inner, depth: depth + 1, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
+                entry = valueRep + 8
+            }
+        case 46 where !isArray && !isInlined:
+            guard let timesRep = jump(from: payload), let counted = jump(from: timesRep + 8),
+                  let count = int(counted, 8), count <= bytes.count / 8 else { return }
+            for sample in 0..<count {
+                guard let inner = uint(counted + 8 + 8 * sample, 8) else { return }
+                collectAssetPaths(inner, depth: depth + 1, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
+            }
+        default:
+            return
+        }
+    }
+}
+
+/// Little-endian numbers read from a crate whose every offset and count may be damaged: nil,
+/// never a trap, for one that lies outside the file or does not fit an Int.
+private struct CrateNumbers {
+    let bytes: [UInt8]
+
+    func uint(_ at: Int, _ width: Int) -> UInt64? {
+        guard at >= 0, at <= bytes.count - width else { return nil }
+        var value: UInt64 = 0
+        for index in 0..<width { value |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
+        return value
+    }
+
+    func int(_ at: Int, _ width: Int) -> Int? { uint(at, width).flatMap { Int(exactly: $0) } }
+
+    /// The position `at` plus the signed offset stored there, if it is a place in the file
+    /// with room for a rep.
+    func jump(from at: Int) -> Int? {
+        guard let raw = uint(at, 8) else { return nil }
+        let (target, overflow) = at.addingReportingOverflow(Int(Int64(bitPattern: raw)))
+        return !overflow && target >= 0 && target <= bytes.count - 8 ? target : nil
     }
 }

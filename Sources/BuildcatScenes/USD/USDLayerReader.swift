@@ -49,10 +49,10 @@ struct USDLayerReader: Sendable {
         return Layer(references: references, isCrate: false)
     }
 
-    /// The paths in a crate: every asset-path field's value (from its FIELDS table), and tokens
-    /// that name a file that exists or have a USD layer's extension (composition arcs store
-    /// their layers as strings). A missing file named only in a time sample, a dictionary (value
-    /// clips) or a list op that is not a layer is not reported.
+    /// The paths in a crate: every asset-path value (from its FIELDS table: defaults, arrays,
+    /// time samples, dictionaries), and tokens that name a file that exists or have a USD
+    /// layer's extension (composition arcs store their layers as strings). A missing file that a
+    /// list op names and that is no USD layer is not reported.
     private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
         var references: [SceneReference] = []
         // Asset-valued fields are assets whether their files exist or not.
