@@ -1,4 +1,4 @@
-import BuildcatBasics
+@testable import BuildcatBasics
 import BuildcatTestSupport
 import Glibc
 import SystemPackage
@@ -93,6 +93,32 @@ import Testing
         let error = #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("pipe"), regularOnly: true) }
         #expect(error?.code == .notRegularFile)
         #expect(error?.description.contains("pipe") == true)
+    }
+}
+
+@Suite struct JSONWriterTests {
+    /// The word-at-a-time check against the byte-at-a-time rule, around every boundary value,
+    /// at every position in a word.
+    @Test func plainBytesAreExactlyPrintableASCIIWithoutQuoteOrBackslash() {
+        func rule(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { $0 >= 0x20 && $0 <= 0x7E && $0 != 0x22 && $0 != 0x5C } }
+        let specials: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xA0, 0xDC, 0xFE, 0xFF]
+        for length in 0..<20 {
+            for position in 0..<max(length, 1) {
+                for special in specials {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    if length > 0 { bytes[position] = special }
+                    #expect(bytes.withUnsafeBufferPointer { JSONWriter.isPlain($0) } == rule(bytes))
+                }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0..<40, using: &generator)).map { _ in UInt8.random(in: 0x1E...0x80, using: &generator) }
+            #expect(bytes.withUnsafeBufferPointer { JSONWriter.isPlain($0) } == rule(bytes))
+        }
+        var out: [UInt8] = []
+        JSONWriter.appendFileName(FilePath("/a/b \"c\".png"), to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""/a/b \"c\".png""#)
     }
 }
 
