@@ -37,8 +37,9 @@ import Testing
     }
 
     /// Paths only a full reading of the crate's values finds — time samples, value-clip
-    /// dictionaries, nested custom data — against what USD says (the fixture's record).
-    @Test func timeSamplesAndDictionariesAreReadAsUSDReadsThem() throws {
+    /// dictionaries, nested custom data, reference and payload list ops (one with custom data,
+    /// one deleted) — against what USD says (the fixture's record).
+    @Test func everyValueHoldingAPathIsReadAsUSDReadsIt() throws {
         let fixtures = FilePath(TestEnvironment.packageRoot).appending("fixtures/usd")
         let record = try JSONDecoder().decode(USDTests.Record.self, from: Data(contentsOf: URL(fileURLWithPath: fixtures.appending("crates/animated.usdc.dependencies.json").string)))
         let result = try SceneScanner().scan([fixtures.appending("crates/animated.usdc")], formats: [USDFormat(environment: [:])])
@@ -60,11 +61,19 @@ import Testing
         append(0, 4); append(8, 8)        // key 0; its rep at 40
         append(dictionary, 8)
         append((12 << 48) | (1 << 62), 8) // a stray inlined asset path after it
-        let found = USDCrate.assetPaths(inValue: dictionary, bytes: bytes, tokens: [Array("a.png".utf8)], stringTokens: [0])
-        #expect(found.isEmpty)
+        func assetPaths(_ rep: UInt64, tokens: [[UInt8]] = [], stringTokens: [Int] = []) -> [[UInt8]] {
+            var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: true)
+            reader.collect(rep)
+            return reader.assetPaths
+        }
+        #expect(assetPaths(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).isEmpty)
         // Offsets past either end, and counts larger than the file, are nothing.
-        for rep in [UInt64(31 << 48) | 0xFFFF_FFFF_FFFF, UInt64(46 << 48) | 3, UInt64(12 << 48) | (1 << 63) | 1] {
-            #expect(USDCrate.assetPaths(inValue: rep, bytes: bytes, tokens: [], stringTokens: []).isEmpty)
+        // List ops read over the same bytes (headers and counts that are other things) end too.
+        let hostile: [(type: UInt64, flags: UInt64, payload: UInt64)] = [
+            (31, 0, 0xFFFF_FFFF_FFFF), (46, 0, 3), (12, 1 << 63, 1), (35, 0, 0), (35, 0, 8), (55, 0, 20), (50, 0, 12), (47, 0, 1_000),
+        ]
+        for rep in hostile.map({ $0.type << 48 | $0.flags | $0.payload }) {
+            #expect(assetPaths(rep).isEmpty)
         }
     }
 

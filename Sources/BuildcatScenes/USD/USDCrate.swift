@@ -10,9 +10,8 @@ struct USDCrate {
 
     let tokens: [[UInt8]]
     let version: (major: Int, minor: Int, patch: Int)
-    /// The values of the layer's asset-path fields, read from its FIELDS table: an attribute's
-    /// default, an array's elements, time samples, and dictionaries at any depth (value clips,
-    /// custom data); nil for a crate older than 0.4 (not read).
+    /// Every path the layer's FIELDS table holds (see `CrateValueReader`): asset values,
+    /// sublayers, the layers of references and payloads; nil for a crate older than 0.4 (not read).
     private(set) var assetPaths: [[UInt8]]?
 
     /// - Throws: `SceneError` naming the file and what is wrong with it.
@@ -65,18 +64,17 @@ struct USDCrate {
         tokens = split.prefix(count).map(Array.init)
         if version.major > 0 || version.minor >= 4, let strings = sections["STRINGS"], let fields = sections["FIELDS"] {
             do {
-                assetPaths = try Self.assetPathValues(bytes, strings: strings, fields: fields, tokens: tokens)
+                assetPaths = try Self.assetPathValues(bytes, strings: strings, fields: fields, tokens: tokens,
+                                                      payloadsHaveLayerOffsets: version >= (0, 8, 0))
             } catch let error as LZ4.Error {
                 throw bad("its FIELDS table does not decompress (\(error.reason))")
             }
         }
     }
 
-    /// ValueRep: bit 63 array, 62 inlined, bits 48–55 the type (12: an asset path), the low 48
-    /// bits the value or where it is. An inlined asset path is a token; an array of them is,
-    /// where the value points, a count (uint64) then indices into the STRINGS table (uint32).
+    /// Every asset path among the values of the FIELDS table (see `CrateValueReader`).
     private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
-                                        tokens: [[UInt8]]) throws -> [[UInt8]] {
+                                        tokens: [[UInt8]], payloadsHaveLayerOffsets: Bool) throws -> [[UInt8]] {
         let numbers = CrateNumbers(bytes: bytes)
         func uint(_ at: Int, _ width: Int) -> UInt64? { numbers.uint(at, width) }
         func int(_ at: Int, _ width: Int) -> Int? { numbers.int(at, width) }
@@ -91,87 +89,19 @@ struct USDCrate {
         guard let repsSize = int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
               8 * fieldCount <= 255 * repsSize + 16 else { return [] }
         let reps = try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount)
-        var values: [[UInt8]] = []
-        var budget = ValueBudget(remaining: 1 << 20)
+        var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: payloadsHaveLayerOffsets)
         for field in 0..<fieldCount {
             var rep: UInt64 = 0
             for index in 0..<8 { rep |= UInt64(reps[8 * field + index]) << (8 * UInt64(index)) }
-            collectAssetPaths(rep, depth: 0, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
+            reader.collect(rep)
         }
-        return values
-    }
-
-    /// The asset paths in one value rep of `bytes` (for tests: hostile values on their own).
-    static func assetPaths(inValue rep: UInt64, bytes: [UInt8], tokens: [[UInt8]], stringTokens: [Int]) -> [[UInt8]] {
-        var values: [[UInt8]] = []
-        var budget = ValueBudget(remaining: 1 << 20)
-        collectAssetPaths(rep, depth: 0, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
-        return values
-    }
-
-    /// How many more values a damaged or hostile crate may make the reader visit: dictionaries
-    /// and time samples point at each other by offsets, which may loop.
-    private struct ValueBudget {
-        var remaining: Int
-        mutating func spend(_ count: Int) -> Bool {
-            guard count <= remaining else { remaining = 0; return false }
-            remaining -= count
-            return true
-        }
-    }
-
-    /// The asset paths in one value: an asset path or an array of them (type 12), and those
-    /// inside a dictionary (31: custom data, value clips) or time samples (46), at any depth.
-    ///
-    /// A dictionary is, where its rep points, a count (uint64) then per entry a key (uint32, a
-    /// STRINGS index) and an offset (int64, from where it is) to the entry's rep; the next entry
-    /// follows that rep. Time samples are an offset (int64, from where it is) to the times' rep,
-    /// then after it an offset to a count (uint64) and the values' reps.
-    private static func collectAssetPaths(_ rep: UInt64, depth: Int, into values: inout [[UInt8]], budget: inout ValueBudget,
-                                          bytes: [UInt8], tokens: [[UInt8]], stringTokens: [Int]) {
-        let numbers = CrateNumbers(bytes: bytes)
-        func uint(_ at: Int, _ width: Int) -> UInt64? { numbers.uint(at, width) }
-        func int(_ at: Int, _ width: Int) -> Int? { numbers.int(at, width) }
-        func jump(from at: Int) -> Int? { numbers.jump(from: at) }
-        guard depth < 32, budget.spend(1) else { return }
-        let type = (rep >> 48) & 0xFF
-        let payload = Int(rep & 0xFFFF_FFFF_FFFF)
-        let isArray = rep >> 63 & 1 == 1
-        let isInlined = rep >> 62 & 1 == 1
-        switch type {
-        case 12 where !isArray && isInlined:
-            if payload < tokens.count { values.append(tokens[payload]) }
-        case 12 where isArray && !isInlined:
-            guard let count = int(payload, 8), count <= bytes.count / 4, budget.spend(count) else { return }
-            for element in 0..<count {
-                guard let index = int(payload + 8 + 4 * element, 4), index < stringTokens.count,
-                      stringTokens[index] < tokens.count else { continue }
-                values.append(tokens[stringTokens[index]])
-            }
-        case 31 where !isArray && !isInlined:
-            guard let count = int(payload, 8), count <= bytes.count / 12 else { return }
-            var entry = payload + 8
-            for _ in 0..<count {
-                guard let valueRep = jump(from: entry + 4), let inner = uint(valueRep, 8) else { return }
-                collectAssetPaths(inner, depth: depth + 1, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
-                entry = valueRep + 8
-            }
-        case 46 where !isArray && !isInlined:
-            guard let timesRep = jump(from: payload), let counted = jump(from: timesRep + 8),
-                  let count = int(counted, 8), count <= bytes.count / 8 else { return }
-            for sample in 0..<count {
-                guard let inner = uint(counted + 8 + 8 * sample, 8) else { return }
-                collectAssetPaths(inner, depth: depth + 1, into: &values, budget: &budget, bytes: bytes, tokens: tokens, stringTokens: stringTokens)
-            }
-        default:
-            return
-        }
+        return reader.assetPaths
     }
 }
 
 /// Little-endian numbers read from a crate whose every offset and count may be damaged: nil,
 /// never a trap, for one that lies outside the file or does not fit an Int.
-private struct CrateNumbers {
+struct CrateNumbers {
     let bytes: [UInt8]
 
     func uint(_ at: Int, _ width: Int) -> UInt64? {

@@ -49,30 +49,25 @@ struct USDLayerReader: Sendable {
         return Layer(references: references, isCrate: false)
     }
 
-    /// The paths in a crate: every asset-path value (from its FIELDS table: defaults, arrays,
-    /// time samples, dictionaries), and tokens that name a file that exists or have a USD
-    /// layer's extension (composition arcs store their layers as strings). A missing file that a
-    /// list op names and that is no USD layer is not reported.
+    /// The paths in a crate: every asset-path value of its FIELDS table (defaults, arrays, time
+    /// samples, dictionaries, sublayers, reference and payload list ops), missing or not. A crate
+    /// older than 0.4, whose FIELDS are not read, gives the tokens instead that name a file that
+    /// exists or a USD layer.
     private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
         var references: [SceneReference] = []
-        // Asset-valued fields are assets whether their files exist or not.
         var seen: Set<[UInt8]> = []
-        for value in crate.assetPaths ?? [] where !value.isEmpty && seen.insert(value).inserted {
-            var found = reference(value, key: [], in: path, directory: directory, block: "asset field", location: FieldLocation(offset: -1, capacity: value.count))
+        func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
+            guard !value.isEmpty, seen.insert(value).inserted else { return }
+            var found = reference(value, key: [], in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
             let isLayer = USDFormat.layerExtensions.contains(found.resolved.extension ?? "") || found.resolved.extension == "usdz"
+            if onlyIfUsed && !isLayer && found.pattern != .udim && (try? FileSystem.statusIfPresent(of: found.resolved))??.isRegularFile != true { return }
             found.kind = isLayer ? .layer : .asset
             references.append(found)
         }
-        // Other tokens (a reference's or a payload's layer, a sublayer, a clip): those naming a
-        // file that exists, or a USD layer.
-        for token in crate.tokens where !seen.contains(token) && USDFormat.looksLikePath(token) {
-            let candidate = reference(token, key: [], in: path, directory: directory, block: "token table", location: FieldLocation(offset: -1, capacity: token.count))
-            let isLayer = USDFormat.layerExtensions.contains(candidate.resolved.extension ?? "") || candidate.resolved.extension == "usdz"
-            let exists = candidate.pattern == .udim || (try? FileSystem.status(of: candidate.resolved))?.isRegularFile == true
-            guard exists || isLayer else { continue }
-            var found = candidate
-            found.kind = isLayer ? .layer : .asset
-            references.append(found)
+        if let assetPaths = crate.assetPaths {
+            for value in assetPaths { add(value, block: "asset field", onlyIfUsed: false) }
+        } else {
+            for token in crate.tokens where USDFormat.looksLikePath(token) { add(token, block: "token table", onlyIfUsed: true) }
         }
         return references
     }

@@ -1,0 +1,116 @@
+/// The asset paths in a USD crate's values, found by walking each value's rep.
+///
+/// A rep (ValueRep) is 64 bits: bit 63 array, 62 inlined, bits 48–55 the type, the low 48 bits
+/// the value itself or where it is in the file. The types read:
+/// - 12, an asset path: inlined, a token; an array, where it points a count (uint64) then
+///   STRINGS indices (uint32).
+/// - 31, a dictionary (custom data, value clips): a count (uint64), then per entry a key
+///   (uint32) and an offset (int64, from where it is) to the entry's rep; the next entry
+///   follows that rep.
+/// - 46, time samples: an offset (int64, from where it is) to the times' rep; after that rep an
+///   offset to a count (uint64) and the values' reps.
+/// - 50, a string vector: a count (uint64) then STRINGS indices (uint32); the one field that
+///   holds one is a layer's `subLayers`.
+/// - 47, a payload on its own (older files): its asset path (a STRINGS index) first.
+/// - 35 and 55, reference and payload list ops: a header byte whose bits say which lists follow
+///   (explicit 2, added 4, deleted 8, ordered 16, prepended 32, appended 64), each a count
+///   (uint64) and its items. A reference is its asset path (a STRINGS index), prim path (uint32),
+///   layer offset (two doubles) and custom data (a dictionary, inline); a payload the same
+///   without custom data, and without the layer offset before crate 0.8.
+///
+/// Offsets may loop in a damaged or hostile file: the walk goes 32 values deep at most and
+/// visits at most a million values.
+struct CrateValueReader {
+    let numbers: CrateNumbers
+    let tokens: [[UInt8]]
+    /// The token index of each STRINGS entry.
+    let stringTokens: [Int]
+    let payloadsHaveLayerOffsets: Bool
+    private(set) var assetPaths: [[UInt8]] = []
+    private var budget = 1 << 20
+
+    init(numbers: CrateNumbers, tokens: [[UInt8]], stringTokens: [Int], payloadsHaveLayerOffsets: Bool) {
+        self.numbers = numbers
+        self.tokens = tokens
+        self.stringTokens = stringTokens
+        self.payloadsHaveLayerOffsets = payloadsHaveLayerOffsets
+    }
+
+    /// Adds the asset paths in the value `rep` stands for.
+    mutating func collect(_ rep: UInt64, depth: Int = 0) {
+        guard depth < 32, spend(1) else { return }
+        let type = (rep >> 48) & 0xFF
+        let payload = Int(rep & 0xFFFF_FFFF_FFFF)
+        let isArray = rep >> 63 & 1 == 1
+        let isInlined = rep >> 62 & 1 == 1
+        switch type {
+        case 12 where !isArray && isInlined:
+            if payload < tokens.count { assetPaths.append(tokens[payload]) }
+        case 12 where isArray && !isInlined, 50 where !isArray && !isInlined:
+            guard let count = numbers.int(payload, 8), count <= numbers.bytes.count / 4, spend(count) else { return }
+            for element in 0..<count { appendString(at: payload + 8 + 4 * element) }
+        case 31 where !isArray && !isInlined:
+            _ = walkDictionary(at: payload, depth: depth)
+        case 46 where !isArray && !isInlined:
+            guard let timesRep = numbers.jump(from: payload), let counted = numbers.jump(from: timesRep + 8),
+                  let count = numbers.int(counted, 8), count <= numbers.bytes.count / 8 else { return }
+            for sample in 0..<count {
+                guard let inner = numbers.uint(counted + 8 + 8 * sample, 8) else { return }
+                collect(inner, depth: depth + 1)
+            }
+        case 47 where !isArray && !isInlined:
+            appendString(at: payload)  // a payload on its own (before list ops): its asset path first
+        case 35 where !isArray && !isInlined:
+            walkListOp(at: payload, depth: depth, isReference: true)
+        case 55 where !isArray && !isInlined:
+            walkListOp(at: payload, depth: depth, isReference: false)
+        default:
+            return
+        }
+    }
+
+    private mutating func spend(_ count: Int) -> Bool {
+        guard count <= budget else { budget = 0; return false }
+        budget -= count
+        return true
+    }
+
+    /// The asset path a STRINGS index at `at` names.
+    private mutating func appendString(at: Int) {
+        guard let index = numbers.int(at, 4), index < stringTokens.count, stringTokens[index] < tokens.count else { return }
+        assetPaths.append(tokens[stringTokens[index]])
+    }
+
+    /// Collects a dictionary's asset paths; returns where it ends, nil if it runs out of the file.
+    private mutating func walkDictionary(at start: Int, depth: Int) -> Int? {
+        guard let count = numbers.int(start, 8), count <= numbers.bytes.count / 12 else { return nil }
+        var entry = start + 8
+        for _ in 0..<count {
+            guard let valueRep = numbers.jump(from: entry + 4), let inner = numbers.uint(valueRep, 8) else { return nil }
+            collect(inner, depth: depth + 1)
+            entry = valueRep + 8
+        }
+        return entry
+    }
+
+    private mutating func walkListOp(at start: Int, depth: Int, isReference: Bool) {
+        guard let header = numbers.uint(start, 1) else { return }
+        var position = start + 1
+        // In the order the lists are written: explicit, added, prepended, appended, deleted, ordered.
+        for bit: UInt64 in [2, 4, 32, 64, 8, 16] where header & bit != 0 {
+            guard let count = numbers.int(position, 8), count <= numbers.bytes.count / 8, spend(count) else { return }
+            position += 8
+            for _ in 0..<count {
+                // What a list op deletes is no dependency; it is walked past all the same.
+                if bit != 8 { appendString(at: position) }
+                position += 8  // asset path and prim path
+                if isReference || payloadsHaveLayerOffsets { position += 16 }
+                if isReference {
+                    guard let end = walkDictionary(at: position, depth: depth) else { return }
+                    position = end
+                }
+                guard position <= numbers.bytes.count else { return }
+            }
+        }
+    }
+}
