@@ -44,8 +44,7 @@ public struct SceneScanner {
         var pending: [(path: FilePath, part: LinkedPart)] = try scenes.map { (try FileSystem.absolute($0), .whole) }.reversed()
         let asked = Set(pending.map { ByteKey($0.path) })
         var linkedBack: Set<ByteKey> = []
-        let prefetch = FileStatusPrefetch()
-        var linkedStatuses: [ByteKey: FileStatus?] = [:]
+        var statuses = ScanStatuses()
 
         while let (path, part) = pending.popLast() {
             let format = try BuildcatScenes.format(for: path, among: formats)
@@ -65,24 +64,8 @@ public struct SceneScanner {
                 }
                 result.references.append(reference)
             }
-            // Linked files are stat'ed here (only regular ones are read); the other single files
-            // on another core, while the scan goes on.
-            for (linkedPath, _) in found.linked where linkedStatuses[ByteKey(linkedPath)] == nil {
-                linkedStatuses[ByteKey(linkedPath)] = .some(try? FileSystem.statusIfPresent(of: linkedPath))
-            }
-            var known: [(index: Int, status: FileStatus?)] = []
-            var unknown: [(index: Int, path: FilePath)] = []
-            for index in firstNew..<result.references.count where result.references[index].pattern == .file && result.references[index].unresolvable == nil {
-                let links = result.references[index].kind == .layer || result.references[index].kind == .library
-                if links, let status = linkedStatuses[ByteKey(result.references[index].resolved)] {
-                    known.append((index, status))
-                } else {
-                    unknown.append((index, result.references[index].resolved))
-                }
-            }
-            prefetch.record(known)
-            prefetch.prefetch(unknown)
-            for (linkedPath, linkedPart) in found.linked.reversed() where (linkedStatuses[ByteKey(linkedPath)] ?? nil)?.isRegularFile == true {
+            statuses.add(result.references[firstNew...], linking: found.linked.map(\.path))
+            for (linkedPath, linkedPart) in found.linked.reversed() where statuses.isRegularFile(linked: linkedPath) {
                 pending.append((linkedPath, linkedPart))
             }
         }
@@ -93,7 +76,7 @@ public struct SceneScanner {
             let scene = ByteKey(result.references[index].scene)
             if !asked.contains(scene) || linkedBack.contains(scene) { result.references[index].sequenceUsers = nil }
         }
-        expand(&result, statuses: prefetch.statuses(count: result.references.count))
+        expand(&result, statuses: statuses.all(count: result.references.count))
         return result
     }
 

@@ -49,3 +49,38 @@ final class FileStatusPrefetch: Sendable {
         return byIndex
     }
 }
+
+/// The statuses a scan needs: of the files it links, stat'ed at once (only regular ones are read
+/// next), and of every other single-file reference, stat'ed on other cores while the scan goes on.
+struct ScanStatuses {
+    private let prefetch = FileStatusPrefetch()
+    private var linked: [ByteKey: FileStatus?] = [:]
+
+    /// Takes the references one scanned file added (by their indices in the scan's result), and
+    /// the files it links.
+    mutating func add(_ references: ArraySlice<SceneReference>, linking linkedPaths: [FilePath]) {
+        for path in linkedPaths where linked[ByteKey(path)] == nil {
+            linked[ByteKey(path)] = .some(try? FileSystem.statusIfPresent(of: path))
+        }
+        var known: [(index: Int, status: FileStatus?)] = []
+        var unknown: [(index: Int, path: FilePath)] = []
+        for index in references.indices where references[index].pattern == .file && references[index].unresolvable == nil {
+            let links = references[index].kind == .layer || references[index].kind == .library
+            if links, let status = linked[ByteKey(references[index].resolved)] {
+                known.append((index, status))
+            } else {
+                unknown.append((index, references[index].resolved))
+            }
+        }
+        prefetch.record(known)
+        prefetch.prefetch(unknown)
+    }
+
+    /// Whether a linked file (one `add` was told of) is a regular file, to be read.
+    func isRegularFile(linked path: FilePath) -> Bool {
+        (linked[ByteKey(path)] ?? nil)?.isRegularFile == true
+    }
+
+    /// Waits for every stat; by reference index, as `FileStatusPrefetch.statuses`.
+    func all(count: Int) -> [FileStatus??] { prefetch.statuses(count: count) }
+}
