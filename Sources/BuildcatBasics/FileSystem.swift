@@ -124,6 +124,14 @@ public enum FileSystem {
         }
     }
 
+    /// Removes an empty directory; one that is not there is not an error.
+    public static func removeEmptyDirectory(_ path: FilePath) throws {
+        let result = path.withPlatformString { rmdir($0) }
+        if result != 0 && Glibc.errno != ENOENT {
+            throw FileSystemError(operation: "remove the directory", path: path, errno: currentErrno())
+        }
+    }
+
     /// Reads a whole small file (configuration, manifests, caches, scene layers) into memory.
     /// - Parameter regularOnly: refuse anything but a regular file (a FIFO, a device), found
     ///   by the descriptor's status, so that no stat of the path is needed first.
@@ -163,7 +171,10 @@ public enum FileSystem {
     ///
     /// The bytes go to a temporary file beside the destination, which is flushed, renamed over
     /// the destination and the directory flushed.
-    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws {
+    /// - Parameter synced: flush the file and its directory to disk (the default); without, a
+    ///   crash may lose the new file (never half of it): for state that can be rebuilt.
+    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead],
+                                       synced: Bool = true) throws {
         let temporary = temporarySibling(of: path)
         let descriptor: FileDescriptor
         do {
@@ -179,10 +190,11 @@ public enum FileSystem {
         }
         let contiguous = Array(bytes)
         try contiguous.withUnsafeBytes { try write(descriptor, $0, path: temporary) }
-        try sync(descriptor, path: temporary)
+        if synced { try sync(descriptor, path: temporary) }
         let result = temporary.withPlatformString { from in path.withPlatformString { to in rename(from, to) } }
         guard result == 0 else { throw FileSystemError(operation: "rename into place", path: path, errno: currentErrno()) }
         renamed = true
+        guard synced else { return }
         var directory = path
         directory.removeLastComponent()
         try syncDirectory(directory.isEmpty ? "." : directory)

@@ -97,8 +97,12 @@ public struct Submitter {
                 the staged files)
                 """)
         }
-        // Every job's arguments are the same but for its frames: serialize the rest once.
+        let chunks = frames.chunks(of: chunk)
+        let ids = RQJob.newIDs(chunks.count)
+        // Every job's arguments are the same but for its frames: serialize the rest once. The
+        // batch (these jobs, named by the first) tells the output manifest when all are in.
         var fixed: [(key: String, value: JSONValue)] = [
+            ("batch", .text(ids.first ?? "")), ("batch_jobs", .integer(Int64(ids.count))),
             ("manifest_xxh128", .text(manifestHash)), ("output", .text(output)),
             ("scene", .text("files/" + scene)), ("submission", .text(submission)),
         ]
@@ -116,8 +120,6 @@ public struct Submitter {
         var payloadHead: [UInt8] = Array("[".utf8)
         JSONWriter.appendString(function, to: &payloadHead)
         payloadHead += Array(#",null,[],{"frames":"#.utf8)
-        let chunks = frames.chunks(of: chunk)
-        let ids = RQJob.newIDs(chunks.count)
         return zip(ids, chunks).map { id, frames in
             let list = frames.map(String.init)
             var payload = payloadHead

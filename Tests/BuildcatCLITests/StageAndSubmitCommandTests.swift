@@ -57,6 +57,11 @@ import Testing
         #expect(kwargs["submission"] as? String == submission)
         #expect(kwargs["output"] as? String == "outputs/frame_####")
         #expect(kwargs["manifest_xxh128"] as? String == report["manifest_xxh128"] as? String)
+        // The jobs of one submit are a batch, named by the first: the output manifest is whole
+        // once each has written its frames.
+        let jobs = try #require(report["jobs"] as? [String])
+        #expect(kwargs["batch"] as? String == jobs.first)
+        #expect(kwargs["batch_jobs"] as? Int == jobs.count)
     }
 
     @Test func aSubmissionIsQueuedOnceUnlessAskedAgain() throws {

@@ -103,10 +103,11 @@ struct RenderFramesJob {
                 "RenderFailed: \(problems.count) frame(s) not written; first: \(problems[0])"]).joined(separator: "\n"))
         }
         let outputsRoot = root.appending("outputs")
-        try OutputManifest(root: outputsRoot).merge(outputs.map { output in
+        let entries = outputs.map { output in
             ManifestEntry(path: Array(output.path.string.utf8.dropFirst(outputsRoot.string.utf8.count + 1)), hash: output.digest.digest,
                           size: output.digest.status.size, mtime: output.digest.status.modificationTimeMicroseconds)
-        })
+        }
+        try OutputManifest(root: outputsRoot).add(entries, job: context.job.id, batch: OutputManifest.Batch(context.arguments))
         return .object([
             ("submission", .text(submission)), ("frames", .array(frames.map { .integer(Int64($0)) })),
             ("outputs", .array(outputs.map { output in
@@ -179,29 +180,5 @@ struct OutputPattern {
             }
         }
         return found
-    }
-}
-
-/// `outputs/manifest.json`: the frames of every chunk, in the manifest format, merged under a
-/// lock so that chunks finishing at once on several hosts keep each other's entries.
-struct OutputManifest {
-    let root: FilePath
-
-    func merge(_ entries: [ManifestEntry]) throws {
-        try FileSystem.createDirectories(root)
-        let lock = try FileSystem.lockExclusively(root.appending(".manifest.lock"))
-        defer { try? lock.close() }
-        let path = root.appending("manifest.json")
-        var byPath: [[UInt8]: ManifestEntry] = [:]
-        if let bytes = try? FileSystem.readAll(path) {
-            do {
-                for entry in try Manifest.decode(bytes, source: displayPath(path)).entries { byPath[entry.path] = entry }
-            } catch {
-                throw JobFailure("RenderFailed: the output manifest is damaged, so it was not extended: \(error)")
-            }
-        }
-        for entry in entries { byPath[entry.path] = entry }
-        let manifest = try Manifest(entries: Array(byPath.values))
-        try FileSystem.writeAtomically(manifest.canonicalJSON(), to: path)
     }
 }
