@@ -108,8 +108,9 @@ public enum JSONWriter {
     /// Appends a path: its bytes as Python would decode them, without copying them out first.
     public static func appendFileName(_ path: FilePath, to out: inout [UInt8]) {
         let plain = path.withPlatformString { cString in
-            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString)) {
-                appendPlain(UnsafeBufferPointer(start: $0, count: strlen(cString)), to: &out)
+            let length = strlen(cString)
+            return cString.withMemoryRebound(to: UInt8.self, capacity: length) {
+                appendPlain(UnsafeBufferPointer(start: $0, count: length), to: &out)
             }
         }
         if !plain { appendFileName(path.bytes, to: &out) }

@@ -59,8 +59,9 @@ struct ScanStatuses {
     /// Takes the references one scanned file added (by their indices in the scan's result), and
     /// the files it links.
     mutating func add(_ references: ArraySlice<SceneReference>, linking linkedPaths: [FilePath]) {
-        for path in linkedPaths where linked[ByteKey(path)] == nil {
-            linked[ByteKey(path)] = .some(try? FileSystem.statusIfPresent(of: path))
+        for path in linkedPaths {
+            let key = ByteKey(path)
+            if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }
         }
         var known: [(index: Int, status: FileStatus?)] = []
         var unknown: [(index: Int, path: FilePath)] = []

@@ -81,19 +81,13 @@ public struct SceneScanner {
     }
 
     /// Finds the files each reference stands for, and which are missing.
-    /// - Parameter statuses: by reference, the status of a single-file reference's file, if known.
-    private func expand(_ result: inout ScanResult, statuses known: [FileStatus??]) {
+    /// - Parameter statuses: by reference, the status of a single-file reference's file (every
+    ///   one is stat'ed while the scan reads: `ScanStatuses`).
+    private func expand(_ result: inout ScanResult, statuses: [FileStatus??]) {
         var listings = DirectoryListings()
-        // Single-file references the prefetch did not see (none, as the scanner is now) are
-        // stat'ed here, on all cores: most references are single files.
-        var statuses = known
-        let references = result.references
-        let unknown = references.indices.filter { statuses[$0] == nil && references[$0].pattern == .file && references[$0].unresolvable == nil }
-        let found = Parallel.map(count: unknown.count, makeContext: {}) { position, _ in try? FileSystem.statusIfPresent(of: references[unknown[position]].resolved) }
-        for (index, status) in zip(unknown, found) { statuses[index] = .some(status) }
         result.assets.reserveCapacity(result.references.count)
         for index in result.references.indices {
-            // Fields read in place: copying each reference whole cost more than its stat.
+            // Fields read in place: copying each reference whole costs more than the rest.
             if result.references[index].unresolvable != nil {
                 result.missing.append(index)
             } else if result.references[index].pattern == .file {

@@ -17,12 +17,11 @@ struct USDCrate {
     /// - Throws: `SceneError` naming the file and what is wrong with it.
     init(_ bytes: [UInt8], path: FilePath) throws {
         func bad(_ reason: String) -> SceneError { SceneError(scene: displayPath(path), reason: "it is not a readable USD crate file: \(reason)") }
+        let numbers = CrateNumbers(bytes: bytes)
         func uint64(_ at: Int) throws -> Int {
             guard at >= 0, at + 8 <= bytes.count else { throw bad("a field at byte \(at) lies past the end (\(bytes.count) bytes)") }
-            var value: UInt64 = 0
-            for index in 0..<8 { value |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
-            guard value <= UInt64(Int.max) else { throw bad("a field at byte \(at) is out of range") }
-            return Int(value)
+            guard let value = numbers.int(at, 8) else { throw bad("a field at byte \(at) is out of range") }
+            return value
         }
         guard bytes.starts(with: Self.magic), bytes.count >= 88 else { throw bad("no PXR-USDC header") }
         version = (Int(bytes[8]), Int(bytes[9]), Int(bytes[10]))
@@ -76,24 +75,21 @@ struct USDCrate {
     private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
                                         tokens: [[UInt8]], payloadsHaveLayerOffsets: Bool) throws -> [[UInt8]] {
         let numbers = CrateNumbers(bytes: bytes)
-        func uint(_ at: Int, _ width: Int) -> UInt64? { numbers.uint(at, width) }
-        func int(_ at: Int, _ width: Int) -> Int? { numbers.int(at, width) }
-        guard let stringCount = uint(strings.start, 8), stringCount <= UInt64(strings.size / 4) else { return [] }
-        let stringTokens = (0..<Int(stringCount)).compactMap { int(strings.start + 8 + 4 * $0, 4) }
-        guard fields.size >= 16, let fieldCount = int(fields.start, 8), fieldCount <= 1 << 24,
-              let indicesSize = int(fields.start + 8, 8), indicesSize <= fields.size - 16 else { return [] }
+        guard let stringCount = numbers.int(strings.start, 8), stringCount <= strings.size / 4 else { return [] }
+        let stringTokens = (0..<stringCount).compactMap { numbers.int(strings.start + 8 + 4 * $0, 4) }
+        guard fields.size >= 16, let fieldCount = numbers.int(fields.start, 8), fieldCount <= 1 << 24,
+              let indicesSize = numbers.int(fields.start + 8, 8), indicesSize <= fields.size - 16 else { return [] }
         let indicesStart = fields.start + 16
+        // The fields' names are not needed, only their values; decoded to refuse a damaged table.
         _ = try USDIntegers.decode(bytes[indicesStart..<min(indicesStart + indicesSize, bytes.count)], count: fieldCount)
         let repsAt = indicesStart + indicesSize
         // LZ4 expands at most 255 times: more fields than that is a lie, not a file.
-        guard let repsSize = int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
+        guard let repsSize = numbers.int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
               8 * fieldCount <= 255 * repsSize + 16 else { return [] }
-        let reps = try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount)
+        let reps = CrateNumbers(bytes: try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount))
         var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: payloadsHaveLayerOffsets)
         for field in 0..<fieldCount {
-            var rep: UInt64 = 0
-            for index in 0..<8 { rep |= UInt64(reps[8 * field + index]) << (8 * UInt64(index)) }
-            reader.collect(rep)
+            if let rep = reps.uint(8 * field, 8) { reader.collect(rep) }
         }
         return reader.assetPaths
     }

@@ -64,16 +64,6 @@ public final class USDFormat: SceneFormat {
         return SceneFileScan(references: layer.references, linked: linked)
     }
 
-    static func looksLikePath(_ token: [UInt8]) -> Bool {
-        guard token.count > 2, token.contains(UInt8(ascii: ".")), !token.contains(0x0A),
-              let last = token.last, last != UInt8(ascii: "/"), last != UInt8(ascii: ".") else { return false }
-        // A file name with an extension: `x.png`, `./a/b.usd`; not `1.5`, not `inputs:file`.
-        guard let dot = token.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < token.count - 1 else { return false }
-        let extensionBytes = token[(dot + 1)...]
-        return extensionBytes.count <= 8 && extensionBytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
-            && !token.contains(UInt8(ascii: ":")) && !extensionBytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-    }
-
     private static func readAhead(_ path: FilePath, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {
         readAhead.start(ByteKey(path)) {
             let layer = Result { try reader.read(path) }

@@ -67,7 +67,7 @@ struct USDLayerReader: Sendable {
         if let assetPaths = crate.assetPaths {
             for value in assetPaths { add(value, block: "asset field", onlyIfUsed: false) }
         } else {
-            for token in crate.tokens where USDFormat.looksLikePath(token) { add(token, block: "token table", onlyIfUsed: true) }
+            for token in crate.tokens where Self.looksLikePath(token) { add(token, block: "token table", onlyIfUsed: true) }
         }
         return references
     }
@@ -93,5 +93,17 @@ struct USDLayerReader: Sendable {
             if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
         }
         return anchored
+    }
+
+    /// Whether a token of an old crate looks like a file name: `x.png`, `./a/b.usd`; not `1.5`,
+    /// not `inputs:file`.
+    static func looksLikePath(_ token: [UInt8]) -> Bool {
+        guard token.count > 2, token.contains(UInt8(ascii: ".")), !token.contains(0x0A),
+              let last = token.last, last != UInt8(ascii: "/"), last != UInt8(ascii: ".") else { return false }
+        // A file name with an extension: `x.png`, `./a/b.usd`; not `1.5`, not `inputs:file`.
+        guard let dot = token.lastIndex(of: UInt8(ascii: ".")), dot > 0, dot < token.count - 1 else { return false }
+        let extensionBytes = token[(dot + 1)...]
+        return extensionBytes.count <= 8 && extensionBytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
+            && !token.contains(UInt8(ascii: ":")) && !extensionBytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 }
