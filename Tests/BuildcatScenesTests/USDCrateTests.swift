@@ -50,7 +50,7 @@ import Testing
     }
 
     /// Dictionaries point at their values by offsets: a crate whose dictionary holds itself
-    /// twice over must end, not recurse forever or 2^depth times.
+    /// twice over must end, not recurse forever or 2^depth times — and say it is damaged.
     @Test func aDictionaryThatHoldsItselfEnds() {
         let dictionary: UInt64 = 31 << 48
         var bytes: [UInt8] = []
@@ -61,12 +61,19 @@ import Testing
         append(0, 4); append(8, 8)        // key 0; its rep at 40
         append(dictionary, 8)
         append((12 << 48) | (1 << 62), 8) // a stray inlined asset path after it
-        func assetPaths(_ rep: UInt64, tokens: [[UInt8]] = [], stringTokens: [Int] = []) -> [[UInt8]] {
-            var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: true)
+        func read(_ rep: UInt64, tokens: [[UInt8]] = [], stringTokens: [Int] = []) -> CrateValueReader {
+            var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: tokens, stringTokens: stringTokens,
+                                          payloadsHaveLayerOffsets: true, fields: 1)
             reader.collect(rep)
-            return reader.assetPaths
+            return reader
+        }
+        func assetPaths(_ rep: UInt64, tokens: [[UInt8]] = [], stringTokens: [Int] = []) -> [[UInt8]] {
+            read(rep, tokens: tokens, stringTokens: stringTokens).assetPaths
         }
         #expect(assetPaths(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).isEmpty)
+        #expect(read(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).damage != nil)
+        #expect(read(UInt64(31 << 48) | 0xFFFF_FFFF_FFFF).damage?.contains("past the end") == true)
+        #expect(read(UInt64(47 << 48) | 1_000).damage?.contains("not in the STRINGS table") == true)
         // Offsets past either end, and counts larger than the file, are nothing.
         // List ops read over the same bytes (headers and counts that are other things) end too.
         let hostile: [(type: UInt64, flags: UInt64, payload: UInt64)] = [

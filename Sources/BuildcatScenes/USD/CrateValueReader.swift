@@ -18,8 +18,10 @@
 ///   layer offset (two doubles) and custom data (a dictionary, inline); a payload the same
 ///   without custom data, and without the layer offset before crate 0.8.
 ///
-/// Offsets may loop in a damaged or hostile file: the walk goes 32 values deep at most and
-/// visits at most a million values.
+/// A value that points outside the file, counts more than the file holds, names a string or
+/// token that is not there, nests deeper than 32 or makes the walk visit more values than the file
+/// can hold (offsets that loop) is damage: the walk stops there and says so in `damage`, so that
+/// a damaged crate is refused rather than read for fewer paths than it has.
 struct CrateValueReader {
     let numbers: CrateNumbers
     let tokens: [[UInt8]]
@@ -27,35 +29,44 @@ struct CrateValueReader {
     let stringTokens: [Int]
     let payloadsHaveLayerOffsets: Bool
     private(set) var assetPaths: [[UInt8]] = []
-    private var budget = 1 << 20
+    /// The first damage found, as the reason a person reads; nil for a sound crate.
+    private(set) var damage: String?
+    private var budget: Int
 
-    init(numbers: CrateNumbers, tokens: [[UInt8]], stringTokens: [Int], payloadsHaveLayerOffsets: Bool) {
+    /// - Parameter values: how many values the file's reps may stand for: each of the FIELDS
+    ///   table's, and one per few bytes of the file for those they point at.
+    init(numbers: CrateNumbers, tokens: [[UInt8]], stringTokens: [Int], payloadsHaveLayerOffsets: Bool, fields: Int) {
         self.numbers = numbers
         self.tokens = tokens
         self.stringTokens = stringTokens
         self.payloadsHaveLayerOffsets = payloadsHaveLayerOffsets
+        budget = (1 << 16) + fields + numbers.bytes.count / 2
     }
 
     /// Adds the asset paths in the value `rep` stands for.
     mutating func collect(_ rep: UInt64, depth: Int = 0) {
-        guard depth < 32, spend(1) else { return }
+        guard damage == nil else { return }
+        guard depth < 32 else { return damaged("its values nest more than 32 deep") }
+        guard spend(1) else { return }
         let type = (rep >> 48) & 0xFF
         let payload = Int(rep & 0xFFFF_FFFF_FFFF)
         let isArray = rep >> 63 & 1 == 1
         let isInlined = rep >> 62 & 1 == 1
         switch type {
         case 12 where !isArray && isInlined:
-            if payload < tokens.count { assetPaths.append(tokens[payload]) }
+            guard payload < tokens.count else { return damaged("an asset path names token \(payload) of \(tokens.count)") }
+            assetPaths.append(tokens[payload])
         case 12 where isArray && !isInlined, 50 where !isArray && !isInlined:
-            guard let count = numbers.int(payload, 8), count <= numbers.bytes.count / 4, spend(count) else { return }
+            guard let count = numbers.int(payload, 8), count <= numbers.bytes.count / 4 else { return damaged("a list of paths at byte \(payload) runs past the end") }
+            guard spend(count) else { return }
             for element in 0..<count { appendString(at: payload + 8 + 4 * element) }
         case 31 where !isArray && !isInlined:
             _ = walkDictionary(at: payload, depth: depth)
         case 46 where !isArray && !isInlined:
             guard let timesRep = numbers.jump(from: payload), let counted = numbers.jump(from: timesRep + 8),
-                  let count = numbers.int(counted, 8), count <= numbers.bytes.count / 8 else { return }
+                  let count = numbers.int(counted, 8), count <= numbers.bytes.count / 8 else { return damaged("time samples at byte \(payload) point past the end") }
             for sample in 0..<count {
-                guard let inner = numbers.uint(counted + 8 + 8 * sample, 8) else { return }
+                guard let inner = numbers.uint(counted + 8 + 8 * sample, 8) else { return damaged("time samples at byte \(payload) run past the end") }
                 collect(inner, depth: depth + 1)
             }
         case 47 where !isArray && !isInlined:
@@ -69,24 +80,39 @@ struct CrateValueReader {
         }
     }
 
+    private mutating func damaged(_ reason: String) {
+        if damage == nil { damage = reason }
+    }
+
     private mutating func spend(_ count: Int) -> Bool {
-        guard count <= budget else { budget = 0; return false }
+        guard count <= budget else {
+            damaged("its values point at each other in a loop (more than the file can hold)")
+            return false
+        }
         budget -= count
         return true
     }
 
     /// The asset path a STRINGS index at `at` names.
     private mutating func appendString(at: Int) {
-        guard let index = numbers.int(at, 4), index < stringTokens.count, stringTokens[index] < tokens.count else { return }
+        guard let index = numbers.int(at, 4), index < stringTokens.count, stringTokens[index] < tokens.count else {
+            return damaged("a path at byte \(at) names a string that is not in the STRINGS table")
+        }
         assetPaths.append(tokens[stringTokens[index]])
     }
 
     /// Collects a dictionary's asset paths; returns where it ends, nil if it runs out of the file.
     private mutating func walkDictionary(at start: Int, depth: Int) -> Int? {
-        guard let count = numbers.int(start, 8), count <= numbers.bytes.count / 12 else { return nil }
+        guard let count = numbers.int(start, 8), count <= numbers.bytes.count / 12 else {
+            damaged("a dictionary at byte \(start) runs past the end")
+            return nil
+        }
         var entry = start + 8
         for _ in 0..<count {
-            guard let valueRep = numbers.jump(from: entry + 4), let inner = numbers.uint(valueRep, 8) else { return nil }
+            guard let valueRep = numbers.jump(from: entry + 4), let inner = numbers.uint(valueRep, 8) else {
+                damaged("a dictionary at byte \(start) points past the end")
+                return nil
+            }
             collect(inner, depth: depth + 1)
             entry = valueRep + 8
         }
@@ -94,11 +120,14 @@ struct CrateValueReader {
     }
 
     private mutating func walkListOp(at start: Int, depth: Int, isReference: Bool) {
-        guard let header = numbers.uint(start, 1) else { return }
+        guard let header = numbers.uint(start, 1) else { return damaged("a list of references at byte \(start) lies past the end") }
         var position = start + 1
         // In the order the lists are written: explicit, added, prepended, appended, deleted, ordered.
         for bit: UInt64 in [2, 4, 32, 64, 8, 16] where header & bit != 0 {
-            guard let count = numbers.int(position, 8), count <= numbers.bytes.count / 8, spend(count) else { return }
+            guard let count = numbers.int(position, 8), count <= numbers.bytes.count / 8 else {
+                return damaged("a list of references at byte \(start) runs past the end")
+            }
+            guard spend(count) else { return }
             position += 8
             for _ in 0..<count {
                 // What a list op deletes is no dependency; it is walked past all the same.
@@ -109,7 +138,7 @@ struct CrateValueReader {
                     guard let end = walkDictionary(at: position, depth: depth) else { return }
                     position = end
                 }
-                guard position <= numbers.bytes.count else { return }
+                guard position <= numbers.bytes.count else { return damaged("a list of references at byte \(start) runs past the end") }
             }
         }
     }

@@ -65,6 +65,8 @@ struct USDCrate {
             do {
                 assetPaths = try Self.assetPathValues(bytes, strings: strings, fields: fields, tokens: tokens,
                                                       payloadsHaveLayerOffsets: version >= (0, 8, 0))
+            } catch let damage as Damage {
+                throw bad(damage.reason)
             } catch let error as LZ4.Error {
                 throw bad("its FIELDS table does not decompress (\(error.reason))")
             }
@@ -72,26 +74,35 @@ struct USDCrate {
     }
 
     /// Every asset path among the values of the FIELDS table (see `CrateValueReader`).
+    /// - Throws: `Damage` when the tables or a value are damaged; `LZ4.Error`.
     private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
                                         tokens: [[UInt8]], payloadsHaveLayerOffsets: Bool) throws -> [[UInt8]] {
         let numbers = CrateNumbers(bytes: bytes)
-        guard let stringCount = numbers.int(strings.start, 8), stringCount <= strings.size / 4 else { return [] }
+        guard let stringCount = numbers.int(strings.start, 8), stringCount <= strings.size / 4 else { throw Damage("its STRINGS table claims more strings than it holds") }
         let stringTokens = (0..<stringCount).compactMap { numbers.int(strings.start + 8 + 4 * $0, 4) }
         guard fields.size >= 16, let fieldCount = numbers.int(fields.start, 8), fieldCount <= 1 << 24,
-              let indicesSize = numbers.int(fields.start + 8, 8), indicesSize <= fields.size - 16 else { return [] }
+              let indicesSize = numbers.int(fields.start + 8, 8), indicesSize <= fields.size - 16 else { throw Damage("its FIELDS table's header is not one") }
         let indicesStart = fields.start + 16
         // The fields' names are not needed, only their values; decoded to refuse a damaged table.
         _ = try USDIntegers.decode(bytes[indicesStart..<min(indicesStart + indicesSize, bytes.count)], count: fieldCount)
         let repsAt = indicesStart + indicesSize
         // LZ4 expands at most 255 times: more fields than that is a lie, not a file.
         guard let repsSize = numbers.int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
-              8 * fieldCount <= 255 * repsSize + 16 else { return [] }
+              8 * fieldCount <= 255 * repsSize + 16 else { throw Damage("its FIELDS table's values run past the end") }
         let reps = CrateNumbers(bytes: try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount))
-        var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: payloadsHaveLayerOffsets)
+        var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens,
+                                      payloadsHaveLayerOffsets: payloadsHaveLayerOffsets, fields: fieldCount)
         for field in 0..<fieldCount {
             if let rep = reps.uint(8 * field, 8) { reader.collect(rep) }
         }
+        if let damage = reader.damage { throw Damage(damage) }
         return reader.assetPaths
+    }
+
+    /// What is wrong with a crate's FIELDS or STRINGS, as a person reads it.
+    private struct Damage: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 }
 
