@@ -62,8 +62,7 @@ import Testing
         append(dictionary, 8)
         append((12 << 48) | (1 << 62), 8) // a stray inlined asset path after it
         func read(_ rep: UInt64, tokens: [[UInt8]] = [], stringTokens: [Int] = []) -> CrateValueReader {
-            var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: tokens, stringTokens: stringTokens,
-                                          payloadsHaveLayerOffsets: true, fields: 1)
+            var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: true)
             reader.collect(rep)
             return reader
         }
@@ -71,7 +70,7 @@ import Testing
             read(rep, tokens: tokens, stringTokens: stringTokens).assetPaths
         }
         #expect(assetPaths(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).isEmpty)
-        #expect(read(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).damage != nil)
+        #expect(read(dictionary, tokens: [Array("a.png".utf8)], stringTokens: [0]).damage?.contains("holds itself") == true)
         #expect(read(UInt64(31 << 48) | 0xFFFF_FFFF_FFFF).damage?.contains("past the end") == true)
         #expect(read(UInt64(47 << 48) | 1_000).damage?.contains("not in the STRINGS table") == true)
         // Offsets past either end, and counts larger than the file, are nothing.
@@ -82,6 +81,18 @@ import Testing
         for rep in hostile.map({ $0.type << 48 | $0.flags | $0.payload }) {
             #expect(assetPaths(rep).isEmpty)
         }
+    }
+
+    /// A crate keeps one copy of a value the fields share: 100,000 fields holding one array of
+    /// paths are that array once, not damage and not 200,000 paths.
+    @Test func aValueManyFieldsShareIsReadOnce() {
+        var bytes: [UInt8] = [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]  // two STRINGS indices: 0, 1
+        bytes += [UInt8](repeating: 0, count: 8)
+        var reader = CrateValueReader(numbers: CrateNumbers(bytes: bytes), tokens: [Array("a.png".utf8), Array("b.png".utf8)],
+                                      stringTokens: [0, 1], payloadsHaveLayerOffsets: true)
+        for _ in 0..<100_000 { reader.collect(UInt64(12 << 48) | (1 << 63)) }
+        #expect(reader.damage == nil)
+        #expect(reader.assetPaths == [Array("a.png".utf8), Array("b.png".utf8)])
     }
 
     @Test func usdIntegerCompressionDecodes() throws {

@@ -18,10 +18,11 @@
 ///   layer offset (two doubles) and custom data (a dictionary, inline); a payload the same
 ///   without custom data, and without the layer offset before crate 0.8.
 ///
+/// The crate shares one copy of a value among the fields that hold it: each value is walked once.
 /// A value that points outside the file, counts more than the file holds, names a string or
-/// token that is not there, nests deeper than 32 or makes the walk visit more values than the file
-/// can hold (offsets that loop) is damage: the walk stops there and says so in `damage`, so that
-/// a damaged crate is refused rather than read for fewer paths than it has.
+/// token that is not there, nests deeper than 32 or holds itself (offsets that loop) is damage:
+/// the walk stops there and says so in `damage`, so that a damaged crate is refused rather than
+/// read for fewer paths than it has.
 struct CrateValueReader {
     let numbers: CrateNumbers
     let tokens: [[UInt8]]
@@ -31,34 +32,38 @@ struct CrateValueReader {
     private(set) var assetPaths: [[UInt8]] = []
     /// The first damage found, as the reason a person reads; nil for a sound crate.
     private(set) var damage: String?
-    private var budget: Int
+    /// Where the values walked (or being walked) lie in the file.
+    private var visited: Set<Int> = []
+    /// Where the values being walked lie: the path from a field's value down to this one.
+    private var walking: Set<Int> = []
 
-    /// - Parameter values: how many values the file's reps may stand for: each of the FIELDS
-    ///   table's, and one per few bytes of the file for those they point at.
-    init(numbers: CrateNumbers, tokens: [[UInt8]], stringTokens: [Int], payloadsHaveLayerOffsets: Bool, fields: Int) {
+    init(numbers: CrateNumbers, tokens: [[UInt8]], stringTokens: [Int], payloadsHaveLayerOffsets: Bool) {
         self.numbers = numbers
         self.tokens = tokens
         self.stringTokens = stringTokens
         self.payloadsHaveLayerOffsets = payloadsHaveLayerOffsets
-        budget = (1 << 16) + fields + numbers.bytes.count / 2
     }
 
     /// Adds the asset paths in the value `rep` stands for.
     mutating func collect(_ rep: UInt64, depth: Int = 0) {
         guard damage == nil else { return }
         guard depth < 32 else { return damaged("its values nest more than 32 deep") }
-        guard spend(1) else { return }
         let type = (rep >> 48) & 0xFF
         let payload = Int(rep & 0xFFFF_FFFF_FFFF)
         let isArray = rep >> 63 & 1 == 1
         let isInlined = rep >> 62 & 1 == 1
+        if !isInlined {
+            guard !walking.contains(payload) else { return damaged("a value at byte \(payload) holds itself") }
+            guard visited.insert(payload).inserted else { return }
+            walking.insert(payload)
+        }
+        defer { if !isInlined { walking.remove(payload) } }
         switch type {
         case 12 where !isArray && isInlined:
             guard payload < tokens.count else { return damaged("an asset path names token \(payload) of \(tokens.count)") }
             assetPaths.append(tokens[payload])
         case 12 where isArray && !isInlined, 50 where !isArray && !isInlined:
             guard let count = numbers.int(payload, 8), count <= numbers.bytes.count / 4 else { return damaged("a list of paths at byte \(payload) runs past the end") }
-            guard spend(count) else { return }
             for element in 0..<count { appendString(at: payload + 8 + 4 * element) }
         case 31 where !isArray && !isInlined:
             _ = walkDictionary(at: payload, depth: depth)
@@ -82,15 +87,6 @@ struct CrateValueReader {
 
     private mutating func damaged(_ reason: String) {
         if damage == nil { damage = reason }
-    }
-
-    private mutating func spend(_ count: Int) -> Bool {
-        guard count <= budget else {
-            damaged("its values point at each other in a loop (more than the file can hold)")
-            return false
-        }
-        budget -= count
-        return true
     }
 
     /// The asset path a STRINGS index at `at` names.
@@ -127,7 +123,6 @@ struct CrateValueReader {
             guard let count = numbers.int(position, 8), count <= numbers.bytes.count / 8 else {
                 return damaged("a list of references at byte \(start) runs past the end")
             }
-            guard spend(count) else { return }
             position += 8
             for _ in 0..<count {
                 // What a list op deletes is no dependency; it is walked past all the same.

@@ -90,8 +90,7 @@ struct USDCrate {
         guard let repsSize = numbers.int(repsAt, 8), repsAt <= bytes.count - 8, repsSize <= bytes.count - repsAt - 8,
               8 * fieldCount <= 255 * repsSize + 16 else { throw Damage("its FIELDS table's values run past the end") }
         let reps = CrateNumbers(bytes: try LZ4.decompressUSD(bytes[(repsAt + 8)..<(repsAt + 8 + repsSize)], size: 8 * fieldCount))
-        var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens,
-                                      payloadsHaveLayerOffsets: payloadsHaveLayerOffsets, fields: fieldCount)
+        var reader = CrateValueReader(numbers: numbers, tokens: tokens, stringTokens: stringTokens, payloadsHaveLayerOffsets: payloadsHaveLayerOffsets)
         for field in 0..<fieldCount {
             if let rep = reps.uint(8 * field, 8) { reader.collect(rep) }
         }
