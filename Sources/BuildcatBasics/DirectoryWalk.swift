@@ -137,6 +137,30 @@ extension FilePath {
         }
     }
 
+    /// Whether the last component's extension (`png` of `a.b.png`; none for `.hidden`) is one
+    /// of `extensions`, compared as bytes: `extension` builds a String, and a scan asks this of
+    /// every one of thousands of paths.
+    public func hasExtension(in extensions: [[UInt8]]) -> Bool {
+        withPlatformString { cString in
+            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString) + 1) { start in
+                let path = UnsafeBufferPointer(start: start, count: strlen(cString))
+                return FilePath.hasExtension(path, in: extensions)
+            }
+        }
+    }
+
+    /// `hasExtension(in:)` of a path given as bytes.
+    public static func hasExtension(_ path: UnsafeBufferPointer<UInt8>, in extensions: [[UInt8]]) -> Bool {
+        var componentStart = path.count
+        while componentStart > 0 && path[componentStart - 1] != UInt8(ascii: "/") { componentStart -= 1 }
+        var dot = path.count
+        while dot > componentStart && path[dot - 1] != UInt8(ascii: ".") { dot -= 1 }
+        // No dot, or only a leading one (`.hidden`): no extension.
+        guard dot - 1 > componentStart else { return false }
+        let found = UnsafeBufferPointer(rebasing: path[dot...])
+        return extensions.contains { $0.count == found.count && $0.elementsEqual(found) }
+    }
+
     /// The path's bytes, exactly as the system sees them.
     public var bytes: [UInt8] {
         withPlatformString { cString in

@@ -135,8 +135,10 @@ public enum FileSystem {
     /// Reads a whole small file (configuration, manifests, caches, scene layers) into memory.
     /// - Parameter regularOnly: refuse anything but a regular file (a FIFO, a device), found
     ///   by the descriptor's status, so that no stat of the path is needed first.
-    public static func readAll(_ path: FilePath, regularOnly: Bool = false) throws -> [UInt8] {
-        let descriptor = try openForReading(path)
+    /// - Parameter directories: open folders to open the file by its name in (a scan reads
+    ///   thousands of layers from a few folders).
+    public static func readAll(_ path: FilePath, regularOnly: Bool = false, directories: DirectoryHandles? = nil) throws -> [UInt8] {
+        let descriptor = try directories?.openForReading(path) ?? openForReading(path)
         defer { try? descriptor.close() }
         let status = try status(of: descriptor, path: path)
         if regularOnly && !status.isRegularFile {

@@ -14,6 +14,7 @@ final class FileStatusPrefetch: Sendable {
     private static let batchSize = 256
 
     private let group = DispatchGroup()
+    private let directories = DirectoryHandles()
     private let batches = Mutex<[(indices: [Int], statuses: [FileStatus?])]>([])
 
     /// Starts stat'ing the files the given references (by index) stand for.
@@ -24,7 +25,7 @@ final class FileStatusPrefetch: Sendable {
             start += Self.batchSize
             // Below the layers read ahead: the scanner waits on those, and on these only at the end.
             DispatchQueue.global(qos: .utility).async(group: group) { [self] in
-                let statuses = batch.map { try? FileSystem.statusIfPresent(of: $0.path) }
+                let statuses = directories.statuses(count: batch.count) { batch[$0].path }
                 batches.withLock { $0.append((batch.map(\.index), statuses)) }
             }
         }
@@ -58,7 +59,25 @@ struct ScanStatuses {
 
     /// Takes the references one scanned file added (by their indices in the scan's result), and
     /// the files it links.
-    mutating func add(_ references: ArraySlice<SceneReference>, linking linkedPaths: [FilePath]) {
+    /// - Parameter known: the statuses the format found as it read, by reference
+    ///   (`SceneFileScan.statuses`); nil when they are to be found here.
+    mutating func add(_ references: ArraySlice<SceneReference>, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
+        if let known {
+            var found: [(index: Int, status: FileStatus?)] = []
+            found.reserveCapacity(references.count)
+            for (offset, index) in references.indices.enumerated() where references[index].pattern == .file && references[index].unresolvable == nil {
+                found.append((index, known[offset]))
+                if references[index].kind == .layer || references[index].kind == .library {
+                    linked[ByteKey(references[index].resolved)] = .some(known[offset])
+                }
+            }
+            prefetch.record(found)
+            // The format says its linked files are among its references; should one not be, it is stat'ed.
+            for path in linkedPaths where linked[ByteKey(path)] == nil {
+                linked[ByteKey(path)] = .some(try? FileSystem.statusIfPresent(of: path))
+            }
+            return
+        }
         for path in linkedPaths {
             let key = ByteKey(path)
             if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }

@@ -13,10 +13,17 @@ public struct SceneFileScan {
     public var references: [SceneReference]
     /// Other scene files to read, and what of them: libraries, sublayers, references.
     public var linked: [(path: FilePath, part: LinkedPart)]
+    /// By reference, for a format that stats what it reads as it reads it (on the thread that
+    /// read it): the status of a single-file reference's file, nil when nothing is there;
+    /// entries of other references are not read. nil when the scanner is to stat them.
+    /// Every linked file is among the single-file references then.
+    public var statuses: [FileStatus?]?
 
-    public init(references: [SceneReference], linked: [(path: FilePath, part: LinkedPart)]) {
+    public init(references: [SceneReference], linked: [(path: FilePath, part: LinkedPart)], statuses: [FileStatus?]? = nil) {
+        precondition(statuses == nil || statuses!.count == references.count)
         self.references = references
         self.linked = linked
+        self.statuses = statuses
     }
 }
 

@@ -106,3 +106,7 @@ pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const e
 void buildcat_set_heap_growth(size_t bytes) {
     mallopt(M_TOP_PAD, (int)bytes);
 }
+
+int buildcat_open_directory_path(const char *path) {
+    return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}

@@ -96,6 +96,67 @@ import Testing
     }
 }
 
+@Suite struct DirectoryHandlesTests {
+    /// Every answer is stat(2)'s of the whole path, whatever the folder or file is.
+    @Test func statusesAreStatsOfTheWholePath() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("a/one.png"), "1")
+        try writeFile(directory("a/two.png"), "22")
+        try writeFile(directory("b/three.png"), "333")
+        try writeFile(directory("plain"), "x")
+        #expect(symlink(directory("a").string, directory("linked").string) == 0)
+        #expect(symlink(directory("b/three.png").string, directory("a/to-three").string) == 0)
+        #expect(symlink(directory("a/absent").string, directory("a/dangling").string) == 0)
+        let paths: [FilePath?] = [
+            directory("a/one.png"), directory("a/two.png"), directory("b/three.png"), directory("a/absent.png"),
+            directory("linked/one.png"), directory("a/to-three"), directory("a/dangling"), directory("absent/x.png"),
+            directory("plain/under-a-file"), directory("a"), nil, FilePath("/"), FilePath("relative/x"), directory("a/one.png"),
+            directory("a/"), directory("b/../a/two.png"),
+        ]
+        let handles = DirectoryHandles()
+        let statuses = handles.statuses(count: paths.count) { paths[$0] }
+        for (path, status) in zip(paths, statuses) {
+            let expected = path.flatMap { try? FileSystem.statusIfPresent(of: $0) }
+            #expect(status == expected, "\(path.map(displayPath) ?? "nil")")
+        }
+        #expect(statuses.map { $0?.size } == [1, 2, 3, nil, 1, 3, nil, nil, nil, statuses[9]?.size, nil, statuses[11]?.size, nil, 1, statuses[14]?.size, 2])
+        #expect(statuses[9]?.isDirectory == true)
+        // Asked again (folders now open), the same answers.
+        #expect(handles.statuses(count: paths.count) { paths[$0] } == statuses)
+    }
+
+    @Test func pastTheLimitOfOpenFoldersAnswersStayTheSame() throws {
+        let directory = TemporaryDirectory()
+        let count = DirectoryHandles.limit + 20
+        for index in 0..<count { try writeFile(directory("d\(index)/f"), Array(repeating: 1, count: index)) }
+        let handles = DirectoryHandles()
+        let statuses = handles.statuses(count: count * 2) { directory("d\($0 % count)/f") }
+        #expect(statuses.map { $0?.size } == (0..<(count * 2)).map { Int64($0 % count) })
+    }
+
+    @Test func opensByNameAndNamesWhatItCannotOpen() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("layers/a.usda"), "#usda 1.0")
+        let handles = DirectoryHandles()
+        #expect(try FileSystem.readAll(directory("layers/a.usda"), regularOnly: true, directories: handles) == Array("#usda 1.0".utf8))
+        let error = #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("layers/b.usda"), directories: handles) }
+        #expect(error?.description.contains("b.usda") == true)
+        #expect(mkfifo(directory("layers/fifo.usda").string, 0o600) == 0)
+        let fifo = #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("layers/fifo.usda"), regularOnly: true, directories: handles) }
+        #expect(fifo?.description.contains("FIFO") == true)
+    }
+
+    @Test(arguments: [
+        ("a.png", true), ("/x/y/b.usda", true), ("c.PNG", false), (".png", false), ("/x/.png", false), ("d.", false),
+        ("e.png.bak", false), ("/x.png/f", false), ("g.tar.png", true), ("png", false), ("/", false), ("h..png", true),
+    ])
+    func extensionsAreComparedAsBytes(path: String, matches: Bool) {
+        let extensions = [Array("png".utf8), Array("usda".utf8)]
+        #expect(FilePath(path).hasExtension(in: extensions) == matches)
+        #expect(FilePath(path).hasExtension(in: extensions) == extensions.contains(Array((FilePath(path).extension ?? "").utf8)))
+    }
+}
+
 @Suite struct JSONWriterTests {
     /// The word-at-a-time check against the byte-at-a-time rule, around every boundary value,
     /// at every position in a word.

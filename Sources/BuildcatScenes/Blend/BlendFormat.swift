@@ -21,7 +21,8 @@ public final class BlendFormat: SceneFormat {
     }
 
     /// `BlendFile` finds a .blend's compression by its first bytes, and refuses what is no .blend.
-    public func claims(name path: FilePath) -> Bool { path.extension == "blend" }
+    public func claims(name path: FilePath) -> Bool { path.hasExtension(in: Self.extensions) }
+    private static let extensions = [Array("blend".utf8)]
 
     private func open(_ path: FilePath) throws -> BlendFile {
         if let file = files[path.bytes] { return file }

@@ -1,4 +1,5 @@
 import BuildcatBasics
+import Glibc
 import SystemPackage
 
 /// Finds the paths in a .blend's blocks: which structs hold paths, in which fields, and what
@@ -232,6 +233,10 @@ enum UDIM {
     static let tokens = [Array("<UDIM>".utf8), Array("<UVTILE>".utf8)]
 
     static func hasToken(_ bytes: [UInt8]) -> Bool {
-        tokens.contains { token in bytes.indices.contains { bytes[$0...].starts(with: token) } }
+        // Every token starts with '<', which most paths lack: one memchr settles those.
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, memchr(base, Int32(UInt8(ascii: "<")), buffer.count) != nil else { return false }
+            return tokens.contains { token in buffer.indices.contains { buffer[$0...].starts(with: token) } }
+        }
     }
 }

@@ -27,7 +27,14 @@ public final class USDFormat: SceneFormat {
 
     /// Names under which a layer lists other layers.
     static let layerKeys: Set<[UInt8]> = Set(["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) })
-    static let layerExtensions: Set<String> = ["usd", "usda", "usdc"]
+    static let layerExtensions: [[UInt8]] = ["usd", "usda", "usdc"].map { Array($0.utf8) }
+
+    /// Whether `key` (the name an asset path is the value of) is one of `layerKeys`: compared
+    /// as bytes, since hashing an array hashes it byte by byte.
+    static func isLayerKey(_ key: [UInt8]) -> Bool {
+        key.count >= 7 && layerKeyList.contains { $0.count == key.count && $0 == key }
+    }
+    private static let layerKeyList = Array(layerKeys)
 
     public init(environment: [String: String] = currentEnvironment()) {
         reader = USDLayerReader(searchPath: (environment["PXR_AR_DEFAULT_SEARCH_PATH"] ?? "").split(separator: ":").map { FilePath(String($0)) })
@@ -40,7 +47,7 @@ public final class USDFormat: SceneFormat {
 
     /// `scan` tells a text layer from a crate by its first bytes, and refuses anything else.
     public func claims(name path: FilePath) -> Bool {
-        Self.layerExtensions.contains(path.extension ?? "")
+        path.hasExtension(in: Self.layerExtensions)
     }
 
     /// A crate is never rewritten: rewriting it was refused, or every path in it stays valid.
@@ -61,7 +68,7 @@ public final class USDFormat: SceneFormat {
         // The scan goes on with these soon: read them, and what they link, on the other cores.
         for linkedPath in layer.linkedLayers { Self.readAhead(linkedPath, reader: reader, into: readAhead) }
         let linked = layer.linkedLayers.map { (path: $0, part: LinkedPart.whole) }
-        return SceneFileScan(references: layer.references, linked: linked)
+        return SceneFileScan(references: layer.references, linked: linked, statuses: layer.statuses)
     }
 
     private static func readAhead(_ path: FilePath, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {

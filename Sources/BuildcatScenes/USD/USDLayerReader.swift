@@ -5,28 +5,40 @@ import SystemPackage
 /// state but the search path, so that layers can be read on any thread.
 struct USDLayerReader: Sendable {
     let searchPath: [FilePath]
+    /// The folders of the files the layers use, open: their files are stat'ed by name.
+    let directories = DirectoryHandles()
 
     /// What one layer holds.
     struct Layer: Sendable {
         var references: [SceneReference]
+        /// By reference, the status of a single-file reference's file (nil: none there).
+        var statuses: [FileStatus?]
         /// A binary crate (`PXR-USDC`), not text.
         var isCrate: Bool
         /// The USD layers it composes, to be read next.
         var linkedLayers: [FilePath]
 
-        init(references: [SceneReference], isCrate: Bool) {
+        /// Stats each single-file reference's file here, on the thread that read the layer:
+        /// the scan needs them all, and a layer's files are mostly in one folder.
+        init(references: [SceneReference], isCrate: Bool, directories: DirectoryHandles) {
             self.references = references
             self.isCrate = isCrate
-            linkedLayers = references.filter { $0.kind == .layer && USDFormat.layerExtensions.contains($0.resolved.extension ?? "") }.map(\.resolved)
+            // Fields read in place: a closure over each reference would copy it whole.
+            linkedLayers = references.indices.compactMap { index in
+                references[index].kind == .layer && references[index].resolved.hasExtension(in: USDFormat.layerExtensions) ? references[index].resolved : nil
+            }
+            statuses = directories.statuses(count: references.count) { index in
+                references[index].pattern == .file ? references[index].resolved : nil
+            }
         }
     }
 
     func read(_ path: FilePath) throws -> Layer {
-        let bytes = try FileSystem.readAll(path, regularOnly: true)
+        let bytes = try FileSystem.readAll(path, regularOnly: true, directories: directories)
         var directory = path
         directory.removeLastComponent()
         if bytes.starts(with: USDCrate.magic) {
-            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes), isCrate: true)
+            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes), isCrate: true, directories: directories)
         }
         guard bytes.starts(with: Array("#usda ".utf8)) else {
             throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
@@ -41,12 +53,19 @@ struct USDLayerReader: Sendable {
         var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
         references.reserveCapacity(found.count)
+        // Layers use few keys, each for many paths: the key's text is made once per run of it.
+        var lastKey: [UInt8]? = nil
+        var lastField = ""
         for asset in found where !asset.value.isEmpty {
-            references.append(reference(asset.value, key: asset.key, in: path, directory: directoryBytes,
+            if asset.key != lastKey {
+                lastKey = asset.key
+                lastField = asset.key.isEmpty ? "asset path" : String(decoding: asset.key, as: UTF8.self)
+            }
+            references.append(reference(asset.value, key: asset.key, field: lastField, in: path, directory: directoryBytes,
                                         block: "line \(lines.line(of: asset.range.lowerBound))",
                                         location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
         }
-        return Layer(references: references, isCrate: false)
+        return Layer(references: references, isCrate: false, directories: directories)
     }
 
     /// The paths in a crate: every asset-path value of its FIELDS table (defaults, arrays, time
@@ -58,8 +77,8 @@ struct USDLayerReader: Sendable {
         var seen: Set<[UInt8]> = []
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
             guard !value.isEmpty, seen.insert(value).inserted else { return }
-            var found = reference(value, key: [], in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
-            let isLayer = USDFormat.layerExtensions.contains(found.resolved.extension ?? "") || found.resolved.extension == "usdz"
+            var found = reference(value, key: [], field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
+            let isLayer = found.resolved.hasExtension(in: Self.layerOrPackageExtensions)
             if onlyIfUsed && !isLayer && found.pattern != .udim && (try? FileSystem.statusIfPresent(of: found.resolved))??.isRegularFile != true { return }
             found.kind = isLayer ? .layer : .asset
             references.append(found)
@@ -72,27 +91,36 @@ struct USDLayerReader: Sendable {
         return references
     }
 
-    private func reference(_ raw: [UInt8], key: [UInt8], in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
-        let isLayer = USDFormat.layerKeys.contains(key)
-        let resolved = resolve(raw, directoryBytes: directory)
-        return SceneReference(scene: path, block: block, field: key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self), raw: raw,
-                              kind: isLayer ? .layer : .asset, pattern: UDIM.hasToken(raw) ? .udim : .file,
-                              resolved: resolved, locations: [location])
+    private static let layerOrPackageExtensions = USDFormat.layerExtensions + [Array("usdz".utf8)]
+
+    /// - Parameter field: the key as text (`asset path` when there is none).
+    private func reference(_ raw: [UInt8], key: [UInt8], field: String, in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
+        let tiled = UDIM.hasToken(raw)
+        return SceneReference(scene: path, block: block, field: field, raw: raw,
+                              kind: USDFormat.isLayerKey(key) ? .layer : .asset, pattern: tiled ? .udim : .file,
+                              resolved: resolve(raw, directoryBytes: directory, tiled: tiled), locations: [location])
     }
 
     /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
-    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8]) -> FilePath {
+    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8], tiled: Bool) -> FilePath {
         if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
         let anchored = FilePath.normalizedJoin(directoryBytes, raw)
-        if raw.starts(with: Array("./".utf8)) || raw.starts(with: Array("../".utf8)) || UDIM.hasToken(raw) { return anchored }
+        if Self.isAnchored(raw) || tiled { return anchored }
         if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
         for folder in searchPath {
             let candidate = FilePath.normalizedJoin(folder.bytes, raw)
             if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
         }
         return anchored
+    }
+
+    /// `./…` or `../…`.
+    private static func isAnchored(_ raw: [UInt8]) -> Bool {
+        let dot = UInt8(ascii: "."), slash = UInt8(ascii: "/")
+        guard raw.count >= 2, raw[0] == dot else { return false }
+        return raw[1] == slash || (raw.count >= 3 && raw[1] == dot && raw[2] == slash)
     }
 
     /// Whether a token of an old crate looks like a file name: `x.png`, `./a/b.usd`; not `1.5`,

@@ -35,6 +35,10 @@ int buildcat_start_writeback(int fd);
 /// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
 int buildcat_processor_count(void);
 
+/// open(2) of a directory with O_PATH: a handle for the *at calls, which needs only search
+/// permission on the directory, as a stat through it would.
+int buildcat_open_directory_path(const char *path);
+
 /// How far malloc grows a heap when it runs out (M_TOP_PAD).
 void buildcat_set_heap_growth(size_t bytes);
 
