@@ -5,25 +5,54 @@ import Synchronization
 /// Work on files a scan will reach, started on other cores as soon as the scan learns of them
 /// and taken by the scan when it gets there — done by the scan itself then, if no core has
 /// begun it yet, so that waiting never costs more than doing.
+///
+/// Work runs in the order it was started, on one thread fewer than there are cores: the scan's
+/// own thread keeps a core. (With a thread per core the reading starved the scan, which then
+/// merged alone what had been read for it — a sixth of a large USD scan with one core idle.)
 final class ReadAhead<Value: Sendable>: Sendable {
     private let state = Mutex(State())
+    private let workers = max(1, Parallel.processorCount - 1)
 
     private struct State {
         var slots: [ByteKey: Slot] = [:]
         /// Every key ever started or taken: work is started once per key.
         var known: Set<ByteKey> = []
+        /// Slots not yet run by a worker, oldest first (from `next` on).
+        var queue: [Slot] = []
+        var next = 0
+        /// Workers running now.
+        var running = 0
     }
 
     /// Starts `work` for `key` on another core, unless it was started (or taken) already.
     func start(_ key: ByteKey, _ work: @escaping @Sendable () -> Value) {
         let slot = Slot(work)
-        let isNew = state.withLock { state -> Bool in
+        let needsWorker = state.withLock { state -> Bool in
             guard state.known.insert(key).inserted else { return false }
             state.slots[key] = slot
+            state.queue.append(slot)
+            guard state.running < workers else { return false }
+            state.running += 1
             return true
         }
         // Above other background work (stats): the scan is waiting for these next.
-        if isNew { DispatchQueue.global(qos: .userInitiated).async { slot.runUnlessClaimed() } }
+        if needsWorker { DispatchQueue.global(qos: .userInitiated).async { self.runQueued() } }
+    }
+
+    /// Runs queued work until none is left.
+    private func runQueued() {
+        while let slot = state.withLock({ state -> Slot? in
+            guard state.next < state.queue.count else {
+                state.queue.removeAll(keepingCapacity: true)
+                state.next = 0
+                state.running -= 1
+                return nil
+            }
+            defer { state.next += 1 }
+            return state.queue[state.next]
+        }) {
+            slot.runUnlessClaimed()
+        }
     }
 
     /// The value of the work started for `key` (done here if no other thread has begun it,
