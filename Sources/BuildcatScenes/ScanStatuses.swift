@@ -31,47 +31,45 @@ final class FileStatusPrefetch: Sendable {
         }
     }
 
-    /// Records statuses the scanner has already.
-    func record(_ known: [(index: Int, status: FileStatus?)]) {
-        guard !known.isEmpty else { return }
-        batches.withLock { $0.append((known.map(\.index), known.map(\.status))) }
-    }
-
-    /// Waits for every stat, then gives each reference's status by index: nil for one never
-    /// asked for, `.some(nil)` for one whose file is not there (or cannot be stat'ed).
-    func statuses(count: Int) -> [FileStatus??] {
+    /// Waits for every stat, then puts each status at its reference's index (`.some(nil)` for
+    /// a file that is not there or cannot be stat'ed).
+    func fill(_ byIndex: inout [FileStatus??]) {
         group.wait()
-        var byIndex = [FileStatus??](repeating: nil, count: count)
         batches.withLock { batches in
             for batch in batches {
                 for (index, status) in zip(batch.indices, batch.statuses) { byIndex[index] = .some(status) }
             }
         }
-        return byIndex
     }
 }
 
 /// The statuses a scan needs: of the files it links, stat'ed at once (only regular ones are read
-/// next), and of every other single-file reference, stat'ed on other cores while the scan goes on.
+/// next), and of every other single-file reference, stat'ed on other cores while the scan goes
+/// on — unless the format stat'ed them as it read (`SceneFileScan.statuses`).
 struct ScanStatuses {
     private let prefetch = FileStatusPrefetch()
     private var linked: [ByteKey: FileStatus?] = [:]
+    /// By reference index: the status known so far (`.some(nil)`: nothing there); nil for one
+    /// not known yet (being stat'ed, or not a single file).
+    private var byIndex: [FileStatus??] = []
 
-    /// Takes the references one scanned file added (by their indices in the scan's result), and
-    /// the files it links.
+    /// Takes the references one scanned file added, the first at `firstIndex` in the scan's
+    /// result, and the files it links.
     /// - Parameter known: the statuses the format found as it read, by reference
     ///   (`SceneFileScan.statuses`); nil when they are to be found here.
-    mutating func add(_ references: ArraySlice<SceneReference>, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
+    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
+        precondition(firstIndex == byIndex.count)
         if let known {
-            var found: [(index: Int, status: FileStatus?)] = []
-            found.reserveCapacity(references.count)
-            for (offset, index) in references.indices.enumerated() where references[index].pattern == .file && references[index].unresolvable == nil {
-                found.append((index, known[offset]))
-                if references[index].kind == .layer || references[index].kind == .library {
-                    linked[ByteKey(references[index].resolved)] = .some(known[offset])
+            for offset in references.indices {
+                guard references[offset].pattern == .file && references[offset].unresolvable == nil else {
+                    byIndex.append(nil)
+                    continue
+                }
+                byIndex.append(.some(known[offset]))
+                if references[offset].kind == .layer || references[offset].kind == .library {
+                    linked[ByteKey(references[offset].resolved)] = .some(known[offset])
                 }
             }
-            prefetch.record(found)
             // The format says its linked files are among its references; should one not be, it is stat'ed.
             for path in linkedPaths where linked[ByteKey(path)] == nil {
                 linked[ByteKey(path)] = .some(try? FileSystem.statusIfPresent(of: path))
@@ -82,17 +80,17 @@ struct ScanStatuses {
             let key = ByteKey(path)
             if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }
         }
-        var known: [(index: Int, status: FileStatus?)] = []
         var unknown: [(index: Int, path: FilePath)] = []
-        for index in references.indices where references[index].pattern == .file && references[index].unresolvable == nil {
-            let links = references[index].kind == .layer || references[index].kind == .library
-            if links, let status = linked[ByteKey(references[index].resolved)] {
-                known.append((index, status))
+        for offset in references.indices {
+            byIndex.append(nil)
+            guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
+            let links = references[offset].kind == .layer || references[offset].kind == .library
+            if links, let status = linked[ByteKey(references[offset].resolved)] {
+                byIndex[firstIndex + offset] = .some(status)
             } else {
-                unknown.append((index, references[index].resolved))
+                unknown.append((firstIndex + offset, references[offset].resolved))
             }
         }
-        prefetch.record(known)
         prefetch.prefetch(unknown)
     }
 
@@ -101,6 +99,10 @@ struct ScanStatuses {
         (linked[ByteKey(path)] ?? nil)?.isRegularFile == true
     }
 
-    /// Waits for every stat; by reference index, as `FileStatusPrefetch.statuses`.
-    func all(count: Int) -> [FileStatus??] { prefetch.statuses(count: count) }
+    /// Waits for every stat; then by reference index, the status of a single-file reference's
+    /// file (`.some(nil)`: nothing there), nil for other references.
+    consuming func all() -> [FileStatus??] {
+        prefetch.fill(&byIndex)
+        return byIndex
+    }
 }

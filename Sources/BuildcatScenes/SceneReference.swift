@@ -49,51 +49,111 @@ public struct FieldLocation: Sendable, Equatable, Hashable {
 }
 
 /// One path a scene holds.
+///
+/// Its fields live in one shared object, copied only when a copy of the reference is changed:
+/// a scan copies every reference from each file's list into its own, and a struct of six
+/// counted fields cost six reference counts each way (a tenth of a large USD scan's own time,
+/// and 120 bytes a reference in every array of them).
 public struct SceneReference: Sendable {
+    private var storage: Storage
+
     /// The scene file that holds the reference (a library for linked data).
-    public var scene: FilePath
+    public var scene: FilePath {
+        get { storage.fields.scene }
+        set { unique().fields.scene = newValue }
+    }
     /// The block or node it came from, as a person can find it: `IM wood`, `OB Plane: cache`.
-    public var block: String
+    public var block: String {
+        get { storage.fields.block }
+        set { unique().fields.block = newValue }
+    }
     /// The field: `name[1024]`, or for strips `dir[768] + name[256]`.
-    public var field: String
+    public var field: String {
+        get { storage.fields.field }
+        set { unique().fields.field = newValue }
+    }
     /// The bytes as authored.
-    public var raw: [UInt8]
-    public var kind: AssetKind
-    public var pattern: ReferencePattern
+    public var raw: [UInt8] {
+        get { storage.fields.raw }
+        set { unique().fields.raw = newValue }
+    }
+    public var kind: AssetKind {
+        get { storage.fields.kind }
+        set { unique().fields.kind = newValue }
+    }
+    public var pattern: ReferencePattern {
+        get { storage.fields.pattern }
+        set { unique().fields.pattern = newValue }
+    }
     /// The absolute path the reference resolves to, still with its pattern (`<UDIM>`, the
     /// first frame's number, a directory).
-    public var resolved: FilePath
+    public var resolved: FilePath {
+        get { storage.fields.resolved }
+        set { unique().fields.resolved = newValue }
+    }
     /// Where the bytes are, for rewriting: one location, or for strips the directory then the
     /// name; none for a path the scene implies without holding it (a default cache directory).
-    public var locations: [FieldLocation]
+    public var locations: [FieldLocation] {
+        get { storage.fields.locations }
+        set { unique().fields.locations = newValue }
+    }
     /// For a directory: only the files whose names start with this belong to the reference.
-    public var fileNamePrefix: [UInt8]?
+    public var fileNamePrefix: [UInt8]? {
+        get { storage.fields.fileNamePrefix }
+        set { unique().fields.fileNamePrefix = newValue }
+    }
     /// For a frame sequence: everything in the scene that shows it, each with how it maps the
     /// scene's frames to the sequence's file numbers; nil when that is not known for every user
     /// (then every file of the sequence may be needed at any frame).
-    public var sequenceUsers: [SequenceUser]?
+    public var sequenceUsers: [SequenceUser]? {
+        get { storage.fields.sequenceUsers }
+        set { unique().fields.sequenceUsers = newValue }
+    }
     /// Why the path cannot be resolved to files (a variable defined nowhere, an expression
     /// only the application can evaluate); nil when it can. Reported with the missing, never
     /// guessed.
-    public var unresolvable: String?
+    public var unresolvable: String? {
+        get { storage.fields.unresolvable }
+        set { unique().fields.unresolvable = newValue }
+    }
     /// For a frame sequence: only files numbered in this range belong to it (a Nuke Read's
     /// first and last frames); nil for every number.
-    public var frameRange: ClosedRange<Int>?
+    public var frameRange: ClosedRange<Int>? {
+        get { storage.fields.frameRange }
+        set { unique().fields.frameRange = newValue }
+    }
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
-        self.scene = scene
-        self.block = block
-        self.field = field
-        self.raw = raw
-        self.kind = kind
-        self.pattern = pattern
-        self.resolved = resolved
-        self.locations = locations
-        self.fileNamePrefix = nil
-        self.sequenceUsers = nil
-        self.unresolvable = nil
-        self.frameRange = nil
+        storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, kind: kind,
+                                 pattern: pattern, resolved: resolved, locations: locations))
+    }
+
+    /// The storage, copied first if another reference shares it.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+        return storage
+    }
+
+    private struct Fields {
+        var scene: FilePath
+        var block: String
+        var field: String
+        var raw: [UInt8]
+        var kind: AssetKind
+        var pattern: ReferencePattern
+        var resolved: FilePath
+        var locations: [FieldLocation]
+        var fileNamePrefix: [UInt8]? = nil
+        var sequenceUsers: [SequenceUser]? = nil
+        var unresolvable: String? = nil
+        var frameRange: ClosedRange<Int>? = nil
+    }
+
+    /// `@unchecked Sendable`: changed only through `unique()`, so never while shared.
+    private final class Storage: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
     }
 }
 

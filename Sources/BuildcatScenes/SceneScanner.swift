@@ -52,13 +52,11 @@ public struct SceneScanner {
                 result.scenes.append(ScannedScene(path: path, format: format.name))
             }
             let found = try format.scan(path, part: part)
-            let firstNew = result.references.count
-            var foundStatuses = found.statuses
-            if !found.references.indices.contains(where: { found.references[$0].kind == .library }) {
-                // Copied at once: one at a time is a tenth of the scanner's own time on a large stage.
-                result.references.append(contentsOf: found.references)
-            } else {
-                var kept: [FileStatus?] = []
+            var kept = found.references
+            var keptStatuses = found.statuses
+            if found.references.indices.contains(where: { found.references[$0].kind == .library }) {
+                kept = []
+                keptStatuses = found.statuses.map { _ in [] }
                 for (offset, reference) in found.references.enumerated() {
                     if reference.kind == .library {
                         let target = ByteKey(reference.resolved)
@@ -68,12 +66,12 @@ public struct SceneScanner {
                         let place = reference.scene.bytes + [0] + reference.resolved.bytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
                         guard !asked.contains(target), reportedLinks.insert(ByteKey(place)).inserted else { continue }
                     }
-                    result.references.append(reference)
-                    if let known = found.statuses { kept.append(known[offset]) }
+                    kept.append(reference)
+                    keptStatuses?.append(found.statuses![offset])
                 }
-                if foundStatuses != nil { foundStatuses = kept }
             }
-            statuses.add(result.references[firstNew...], linking: found.linked.map(\.path), known: foundStatuses)
+            statuses.add(kept, firstIndex: result.references.count, linking: found.linked.map(\.path), known: keptStatuses)
+            result.references.append(contentsOf: kept)
             for (linkedPath, linkedPart) in found.linked.reversed() where statuses.isRegularFile(linked: linkedPath) {
                 pending.append((linkedPath, linkedPart))
             }
@@ -85,7 +83,7 @@ public struct SceneScanner {
             let scene = ByteKey(result.references[index].scene)
             if !asked.contains(scene) || linkedBack.contains(scene) { result.references[index].sequenceUsers = nil }
         }
-        expand(&result, statuses: statuses.all(count: result.references.count))
+        expand(&result, statuses: statuses.all())
         return result
     }
 
