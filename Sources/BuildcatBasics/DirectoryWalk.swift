@@ -174,15 +174,21 @@ extension FilePath {
     /// out lexically, as bytes in and out: tens of thousands of references resolve in a few
     /// milliseconds, where `appending` then `lexicallyNormalized()` took a microsecond each.
     public static func normalizedJoin(_ directory: [UInt8], _ relative: [UInt8]) -> FilePath {
+        FilePath(bytes: normalizedJoinBytes(directory, relative))
+    }
+
+    /// `normalizedJoin` as bytes, without making a `FilePath` (which examines every byte
+    /// again): for paths kept as bytes. Each path ends at a NUL, as one the system is given does.
+    public static func normalizedJoinBytes(_ directory: [UInt8], _ relative: [UInt8]) -> [UInt8] {
         let slash = UInt8(ascii: "/")
         let dot = UInt8(ascii: ".")
         let absolute = relative.first == slash
         let rooted = absolute || directory.first == slash
-        // One pass into one buffer on the stack: each component is appended after a '/', `..`
-        // cuts back to the previous '/', and the NUL the system wants ends it. (A scan joins
-        // tens of thousands of paths; a heap buffer each was a tenth of a large USD scan.)
-        let capacity = (absolute ? 0 : directory.count) + relative.count + 3
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer -> FilePath in
+        // One pass into one buffer on the stack: each component is appended after a '/', and
+        // `..` cuts back to the previous '/'. (A scan joins tens of thousands of paths; a heap
+        // buffer each was a tenth of a large USD scan.)
+        let capacity = (absolute ? 0 : directory.count) + relative.count + 2
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer -> [UInt8] in
             var length = 0
             func append(_ piece: UnsafeBufferPointer<UInt8>) {
                 var start = 0
@@ -206,14 +212,17 @@ extension FilePath {
                     start = end + 1
                 }
             }
-            if !absolute { directory.withUnsafeBufferPointer { append($0) } }
-            relative.withUnsafeBufferPointer { append($0) }
+            // A NUL ends a path the system is given: what follows it names nothing.
+            func appendToNUL(_ bytes: [UInt8]) {
+                bytes.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[..<($0.firstIndex(of: 0) ?? $0.count)])) }
+            }
+            if !absolute { appendToNUL(directory) }
+            appendToNUL(relative)
             if length == 0 {
                 buffer[0] = rooted ? slash : dot
                 length = 1
             }
-            buffer[length] = 0
-            return buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: length + 1) { FilePath(platformString: $0) }
+            return Array(UnsafeBufferPointer(rebasing: buffer[..<length]))
         }
     }
 

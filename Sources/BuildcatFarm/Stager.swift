@@ -111,12 +111,12 @@ public struct Stager {
         let sceneKeys = Set(scan.scenes.map { $0.path.bytes })
         var assets: [(source: FilePath, checkout: [UInt8], status: FileStatus)] = []
         var seen: Set<[UInt8]> = []
-        for asset in scan.assets where !sceneKeys.contains(asset.file.path.bytes) && seen.insert(asset.file.path.bytes).inserted {
+        for asset in scan.assets where !sceneKeys.contains(asset.file.pathBytes) && seen.insert(asset.file.pathBytes).inserted {
             assets.append((asset.file.path, layout.checkoutPath(for: asset.file.path), asset.file.status))
         }
         report.filesFound = assets.count + scan.scenes.count
         var sizes: [[UInt8]: Int64] = [:]
-        for asset in scan.assets { sizes[asset.file.path.bytes] = asset.file.size }
+        for asset in scan.assets { sizes[asset.file.pathBytes] = asset.file.size }
         for scene in scan.scenes { sizes[scene.path.bytes] = (try? FileSystem.status(of: scene.path).size) ?? 0 }
         report.bytesFound = sizes.values.reduce(0, +)
         if dryRun { return report }

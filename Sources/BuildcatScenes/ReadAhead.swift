@@ -26,9 +26,9 @@ final class ReadAhead<Value: Sendable>: Sendable {
 
     /// Starts `work` for `key` on another core, unless it was started (or taken) already.
     func start(_ key: ByteKey, _ work: @escaping @Sendable () -> Value) {
-        let slot = Slot(work)
         let needsWorker = state.withLock { state -> Bool in
             guard state.known.insert(key).inserted else { return false }
+            let slot = Slot(work)
             state.slots[key] = slot
             state.queue.append(slot)
             guard state.running < workers else { return false }

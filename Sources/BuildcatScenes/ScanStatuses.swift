@@ -18,14 +18,14 @@ final class FileStatusPrefetch: Sendable {
     private let batches = Mutex<[(indices: [Int], statuses: [FileStatus?])]>([])
 
     /// Starts stat'ing the files the given references (by index) stand for.
-    func prefetch(_ paths: [(index: Int, path: FilePath)]) {
+    func prefetch(_ paths: [(index: Int, path: [UInt8])]) {
         var start = 0
         while start < paths.count {
             let batch = Array(paths[start..<min(start + Self.batchSize, paths.count)])
             start += Self.batchSize
             // Below the layers read ahead: the scanner waits on those, and on these only at the end.
             DispatchQueue.global(qos: .utility).async(group: group) { [self] in
-                let statuses = directories.statuses(count: batch.count) { batch[$0].path }
+                let statuses = directories.statuses(count: batch.count, ofBytes: { batch[$0].path })
                 batches.withLock { $0.append((batch.map(\.index), statuses)) }
             }
         }
@@ -57,7 +57,13 @@ struct ScanStatuses {
     /// result, and the files it links.
     /// - Parameter known: the statuses the format found as it read, by reference
     ///   (`SceneFileScan.statuses`); nil when they are to be found here.
-    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
+    /// - Returns: by linked file, whether it is a regular file, to be read.
+    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) -> [Bool] {
+        addStatuses(references, firstIndex: firstIndex, linking: linkedPaths, known: known)
+        return linkedPaths.map { (linked[ByteKey($0)] ?? nil)?.isRegularFile == true }
+    }
+
+    private mutating func addStatuses(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
         precondition(firstIndex == byIndex.count)
         if let known {
             for offset in references.indices {
@@ -67,7 +73,7 @@ struct ScanStatuses {
                 }
                 byIndex.append(.some(known[offset]))
                 if references[offset].kind == .layer || references[offset].kind == .library {
-                    linked[ByteKey(references[offset].resolved)] = .some(known[offset])
+                    linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
                 }
             }
             // The format says its linked files are among its references; should one not be, it is stat'ed.
@@ -80,23 +86,18 @@ struct ScanStatuses {
             let key = ByteKey(path)
             if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }
         }
-        var unknown: [(index: Int, path: FilePath)] = []
+        var unknown: [(index: Int, path: [UInt8])] = []
         for offset in references.indices {
             byIndex.append(nil)
             guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
             let links = references[offset].kind == .layer || references[offset].kind == .library
-            if links, let status = linked[ByteKey(references[offset].resolved)] {
+            if links, let status = linked[ByteKey(references[offset].resolvedBytes)] {
                 byIndex[firstIndex + offset] = .some(status)
             } else {
-                unknown.append((firstIndex + offset, references[offset].resolved))
+                unknown.append((firstIndex + offset, references[offset].resolvedBytes))
             }
         }
         prefetch.prefetch(unknown)
-    }
-
-    /// Whether a linked file (one `add` was told of) is a regular file, to be read.
-    func isRegularFile(linked path: FilePath) -> Bool {
-        (linked[ByteKey(path)] ?? nil)?.isRegularFile == true
     }
 
     /// Waits for every stat; then by reference index, the status of a single-file reference's

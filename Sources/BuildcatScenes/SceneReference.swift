@@ -88,8 +88,14 @@ public struct SceneReference: Sendable {
     /// The absolute path the reference resolves to, still with its pattern (`<UDIM>`, the
     /// first frame's number, a directory).
     public var resolved: FilePath {
-        get { storage.fields.resolved }
-        set { unique().fields.resolved = newValue }
+        get { FilePath(bytes: storage.fields.resolvedBytes) }
+        set { unique().fields.resolvedBytes = newValue.bytes }
+    }
+    /// `resolved` as bytes, as it is kept: a `FilePath` is made by examining every byte, which
+    /// for the tens of thousands of references of a large scan was a twentieth of its time.
+    public var resolvedBytes: [UInt8] {
+        get { storage.fields.resolvedBytes }
+        set { unique().fields.resolvedBytes = newValue }
     }
     /// Where the bytes are, for rewriting: one location, or for strips the directory then the
     /// name; none for a path the scene implies without holding it (a default cache directory).
@@ -125,8 +131,15 @@ public struct SceneReference: Sendable {
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolved: FilePath, locations: [FieldLocation]) {
+        self.init(scene: scene, block: block, field: field, raw: raw, kind: kind, pattern: pattern,
+                  resolvedBytes: resolved.bytes, locations: locations)
+    }
+
+    /// - Parameter resolvedBytes: an absolute, lexically normal path (as `FilePath` would keep it).
+    public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
+                pattern: ReferencePattern, resolvedBytes: [UInt8], locations: [FieldLocation]) {
         storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, kind: kind,
-                                 pattern: pattern, resolved: resolved, locations: locations))
+                                 pattern: pattern, resolvedBytes: resolvedBytes, locations: locations))
     }
 
     /// The storage, copied first if another reference shares it.
@@ -142,7 +155,7 @@ public struct SceneReference: Sendable {
         var raw: [UInt8]
         var kind: AssetKind
         var pattern: ReferencePattern
-        var resolved: FilePath
+        var resolvedBytes: [UInt8]
         var locations: [FieldLocation]
         var fileNamePrefix: [UInt8]? = nil
         var sequenceUsers: [SequenceUser]? = nil
@@ -199,12 +212,27 @@ public struct SequenceUser: Sendable, Equatable, Hashable {
 
 /// A file a reference stands for, after its pattern is expanded.
 public struct ReferencedFile: Sendable {
-    public var path: FilePath
+    public var path: FilePath {
+        get { FilePath(bytes: pathBytes) }
+        set { pathBytes = newValue.bytes }
+    }
+    /// `path` as bytes, as it is kept (see `SceneReference.resolvedBytes`).
+    public var pathBytes: [UInt8]
     /// The file's status when the scan found it (its target's, for a symlink).
     public var status: FileStatus
     public var size: Int64 { status.size }
     /// The frame it serves, for frame sequences.
     public var frame: Int?
+
+    init(path: FilePath, status: FileStatus, frame: Int?) {
+        self.init(pathBytes: path.bytes, status: status, frame: frame)
+    }
+
+    init(pathBytes: [UInt8], status: FileStatus, frame: Int?) {
+        self.pathBytes = pathBytes
+        self.status = status
+        self.frame = frame
+    }
 }
 
 /// Resolves paths as Blender does: `//` is the directory of the file that holds the path.

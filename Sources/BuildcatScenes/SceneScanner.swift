@@ -59,21 +59,21 @@ public struct SceneScanner {
                 keptStatuses = found.statuses.map { _ in [] }
                 for (offset, reference) in found.references.enumerated() {
                     if reference.kind == .library {
-                        let target = ByteKey(reference.resolved)
+                        let target = ByteKey(reference.resolvedBytes)
                         if asked.contains(target) { linkedBack.insert(target) }
                         // Once per place it is written (a library read again for more of its parts
                         // reports its links again); every place, for rewriting.
-                        let place = reference.scene.bytes + [0] + reference.resolved.bytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
+                        let place = reference.scene.bytes + [0] + reference.resolvedBytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
                         guard !asked.contains(target), reportedLinks.insert(ByteKey(place)).inserted else { continue }
                     }
                     kept.append(reference)
                     keptStatuses?.append(found.statuses![offset])
                 }
             }
-            statuses.add(kept, firstIndex: result.references.count, linking: found.linked.map(\.path), known: keptStatuses)
+            let regular = statuses.add(kept, firstIndex: result.references.count, linking: found.linked.map(\.path), known: keptStatuses)
             result.references.append(contentsOf: kept)
-            for (linkedPath, linkedPart) in found.linked.reversed() where statuses.isRegularFile(linked: linkedPath) {
-                pending.append((linkedPath, linkedPart))
+            for index in found.linked.indices.reversed() where regular[index] {
+                pending.append(found.linked[index])
             }
         }
         // A sequence's users are those in the file that holds it. That is all of them only in a
@@ -99,7 +99,7 @@ public struct SceneScanner {
                 result.missing.append(index)
             } else if result.references[index].pattern == .file {
                 if let status = statuses[index] ?? nil, status.isRegularFile {
-                    result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(path: result.references[index].resolved, status: status, frame: nil)))
+                    result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
                 } else {
                     result.missing.append(index)
                 }

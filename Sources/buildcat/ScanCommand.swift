@@ -42,8 +42,11 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         let result: ScanResult
+        // Kept to the end: the process exits once the output is written, and tearing down what
+        // the formats hold (every layer's key, the read-ahead) first would only cost time.
+        let formats = makeSceneFormats()
         do {
-            result = try SceneScanner().scan(try scenes.map { try RawArguments.path($0) })
+            result = try SceneScanner().scan(try scenes.map { try RawArguments.path($0) }, formats: formats)
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -92,7 +95,7 @@ struct ScanCommand: ParsableCommand {
             output.write { out in
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONWriter.appendRaw(#"{"path":"#, to: &out)
-                JSONWriter.appendFileName(result.references[referenceIndex].resolved, to: &out)
+                JSONWriter.appendFileName(result.references[referenceIndex].resolvedBytes, to: &out)
                 appendOrigin(of: referenceIndex, in: result.references, to: &out)
                 if let reason = result.references[referenceIndex].unresolvable {
                     JSONWriter.appendRaw(#","unresolvable":"#, to: &out)
@@ -108,7 +111,7 @@ struct ScanCommand: ParsableCommand {
     // every path and string, a fifth of writing a large scan.
     private static func appendAsset(_ index: Int, of result: ScanResult, to out: inout [UInt8]) {
         JSONWriter.appendRaw(#"{"path":"#, to: &out)
-        JSONWriter.appendFileName(result.assets[index].file.path, to: &out)
+        JSONWriter.appendFileName(result.assets[index].file.pathBytes, to: &out)
         JSONWriter.appendRaw(#","size":"#, to: &out)
         JSONWriter.appendInteger(result.assets[index].file.size, to: &out)
         appendOrigin(of: result.assets[index].reference, in: result.references, to: &out)

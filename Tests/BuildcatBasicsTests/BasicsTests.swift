@@ -47,6 +47,9 @@ import Testing
     ])
     func normalizedJoinTakesOutDotsLexically(directory: String, relative: String, expected: String) {
         #expect(FilePath.normalizedJoin(Array(directory.utf8), Array(relative.utf8)) == FilePath(expected))
+        #expect(FilePath.normalizedJoinBytes(Array(directory.utf8), Array(relative.utf8)) == FilePath(expected).bytes)
+        // A NUL ends the path, as it ends what the system is given.
+        #expect(FilePath.normalizedJoinBytes(Array(directory.utf8), Array(relative.utf8) + [0, 0x78]) == FilePath(expected).bytes)
         #expect(FilePath.normalizedJoin([0x2F, 0x61], [0xFF, 0x2F, 0x2E, 0x2E, 0x2F, 0xFE]).bytes == [0x2F, 0x61, 0x2F, 0xFE])
     }
 
@@ -121,8 +124,10 @@ import Testing
         }
         #expect(statuses.map { $0?.size } == [1, 2, 3, nil, 1, 3, nil, nil, nil, statuses[9]?.size, nil, statuses[11]?.size, nil, 1, statuses[14]?.size, 2])
         #expect(statuses[9]?.isDirectory == true)
-        // Asked again (folders now open), the same answers.
+        // Asked again (folders now open), the same answers; and of the same paths as bytes.
         #expect(handles.statuses(count: paths.count) { paths[$0] } == statuses)
+        #expect(handles.statuses(count: paths.count, ofBytes: { paths[$0]?.bytes }) == statuses)
+        #expect(handles.statuses(count: 1, ofBytes: { _ in [] }) == [nil])
     }
 
     @Test func pastTheLimitOfOpenFoldersAnswersStayTheSame() throws {

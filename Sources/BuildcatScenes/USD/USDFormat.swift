@@ -63,10 +63,15 @@ public final class USDFormat: SceneFormat {
         // A layer is always composed whole: what another layer names of it is a prim path.
         let key = ByteKey(path)
         guard scanned.insert(key).inserted else { return SceneFileScan(references: [], linked: []) }
-        let layer = try readAhead.take(key)?.get() ?? reader.read(path)
+        let layer: USDLayerReader.Layer
+        if let readEarlier = readAhead.take(key) {
+            layer = try readEarlier.get()  // what it links was started when it was read
+        } else {
+            layer = try reader.read(path)
+            // The scan goes on with these soon: read them, and what they link, on the other cores.
+            for linkedPath in layer.linkedLayers { Self.readAhead(linkedPath, reader: reader, into: readAhead) }
+        }
         if layer.isCrate { crates.insert(key) }
-        // The scan goes on with these soon: read them, and what they link, on the other cores.
-        for linkedPath in layer.linkedLayers { Self.readAhead(linkedPath, reader: reader, into: readAhead) }
         let linked = layer.linkedLayers.map { (path: $0, part: LinkedPart.whole) }
         return SceneFileScan(references: layer.references, linked: linked, statuses: layer.statuses)
     }

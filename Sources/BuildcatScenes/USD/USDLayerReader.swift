@@ -25,10 +25,12 @@ struct USDLayerReader: Sendable {
             self.isCrate = isCrate
             // Fields read in place: a closure over each reference would copy it whole.
             linkedLayers = references.indices.compactMap { index in
-                references[index].kind == .layer && references[index].resolved.hasExtension(in: USDFormat.layerExtensions) ? references[index].resolved : nil
+                guard references[index].kind == .layer else { return nil }
+                let path = references[index].resolvedBytes
+                return path.withUnsafeBufferPointer { FilePath.hasExtension($0, in: USDFormat.layerExtensions) } ? FilePath(bytes: path) : nil
             }
             statuses = directories.statuses(count: references.count) { index in
-                references[index].pattern == .file ? references[index].resolved : nil
+                references[index].pattern == .file ? references[index].resolvedBytes : nil
             }
         }
     }
@@ -78,7 +80,7 @@ struct USDLayerReader: Sendable {
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
             guard !value.isEmpty, seen.insert(value).inserted else { return }
             var found = reference(value, key: [], field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
-            let isLayer = found.resolved.hasExtension(in: Self.layerOrPackageExtensions)
+            let isLayer = found.resolvedBytes.withUnsafeBufferPointer { FilePath.hasExtension($0, in: Self.layerOrPackageExtensions) }
             if onlyIfUsed && !isLayer && found.pattern != .udim && (try? FileSystem.statusIfPresent(of: found.resolved))??.isRegularFile != true { return }
             found.kind = isLayer ? .layer : .asset
             references.append(found)
@@ -98,20 +100,20 @@ struct USDLayerReader: Sendable {
         let tiled = UDIM.hasToken(raw)
         return SceneReference(scene: path, block: block, field: field, raw: raw,
                               kind: USDFormat.isLayerKey(key) ? .layer : .asset, pattern: tiled ? .udim : .file,
-                              resolved: resolve(raw, directoryBytes: directory, tiled: tiled), locations: [location])
+                              resolvedBytes: resolve(raw, directoryBytes: directory, tiled: tiled), locations: [location])
     }
 
     /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
-    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8], tiled: Bool) -> FilePath {
-        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoin([], raw) }
-        let anchored = FilePath.normalizedJoin(directoryBytes, raw)
+    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8], tiled: Bool) -> [UInt8] {
+        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoinBytes([], raw) }
+        let anchored = FilePath.normalizedJoinBytes(directoryBytes, raw)
         if Self.isAnchored(raw) || tiled { return anchored }
-        if (try? FileSystem.statusIfPresent(of: anchored)) != nil { return anchored }
+        if (try? FileSystem.statusIfPresent(of: FilePath(bytes: anchored))) != nil { return anchored }
         for folder in searchPath {
-            let candidate = FilePath.normalizedJoin(folder.bytes, raw)
-            if (try? FileSystem.statusIfPresent(of: candidate)) != nil { return candidate }
+            let candidate = FilePath.normalizedJoinBytes(folder.bytes, raw)
+            if (try? FileSystem.statusIfPresent(of: FilePath(bytes: candidate))) != nil { return candidate }
         }
         return anchored
     }
