@@ -79,17 +79,14 @@ struct ScanCommand: ParsableCommand {
         }
         output.write(building: { JSONWriter.appendRaw(#"],"assets":["#, to: &$0) })
         // Assets are most of it: made in chunks on every core, written in order.
-        let chunkSize = 2048
-        let chunks = Parallel.map(count: (result.assets.count + chunkSize - 1) / chunkSize, makeContext: {}) { chunk, _ -> [UInt8] in
-            var out: [UInt8] = []
-            out.reserveCapacity(chunkSize * 256)
+        let chunkSize = 1024
+        output.flush()
+        Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
             for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 appendAsset(index, of: result, to: &out)
             }
-            return out
-        }
-        for chunk in chunks { output.writeUnbuffered(chunk) }
+        }, emit: { output.writeUnbuffered($0) })
         output.write(building: { JSONWriter.appendRaw(#"],"missing":["#, to: &$0) })
         for (index, referenceIndex) in result.missing.enumerated() {
             output.write { out in

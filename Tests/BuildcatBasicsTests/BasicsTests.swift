@@ -212,4 +212,24 @@ import Testing
         #expect(values == (0..<10_000).map { $0 * 2 })
         #expect(Parallel.processorCount >= 1)
     }
+
+    /// Pieces come out in order however the threads finish, each rendered into an emptied
+    /// buffer, and only a few buffers are ever made.
+    @Test func renderInOrderEmitsInOrderReusingBuffers() {
+        var emitted: [UInt8] = []
+        var buffers: Set<UnsafeRawPointer> = []
+        Parallel.renderInOrder(count: 200, threads: 4, render: { index, buffer in
+            #expect(buffer.isEmpty)
+            if index % 7 == 0 { usleep(200) }  // later pieces finish first
+            buffer.append(contentsOf: Array(repeating: UInt8(index % 251), count: 1 + index % 5))
+        }, emit: { piece in
+            emitted += piece
+            piece.withUnsafeBytes { buffers.insert($0.baseAddress!) }
+        })
+        var expected: [UInt8] = []
+        for index in 0..<200 { expected += [UInt8](repeating: UInt8(index % 251), count: 1 + index % 5) }
+        #expect(emitted == expected)
+        #expect(buffers.count < 50)
+        Parallel.renderInOrder(count: 0, render: { _, _ in Issue.record("nothing to render") }, emit: { _ in Issue.record("nothing to emit") })
+    }
 }
