@@ -13,8 +13,13 @@ import SystemPackage
 /// component not a directory, no permission) has no status.
 public final class DirectoryHandles: Sendable {
     /// Directories kept open at most; past this a file is stat'ed by its whole path, so that a
-    /// scan of files in a million folders never runs out of descriptors.
-    public static let limit = 256
+    /// scan of files in a million folders never runs out of descriptors: an eighth of what the
+    /// process may open (128 of the usual 1,024; a scan keeps two of these), at most 256.
+    public static let limit: Int = {
+        var limits = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return 256 }
+        return Int(min(256, max(8, limits.rlim_cur / 8)))
+    }()
 
     private let handles = Mutex<[ByteKey: Int32]>([:])
 

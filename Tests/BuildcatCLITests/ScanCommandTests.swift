@@ -38,6 +38,27 @@ import Testing
         #expect(basic.stdoutText.contains("abs.png  [MISSING]  IM absolute missing"))
     }
 
+    /// The scan keeps folders open to stat their files by name; under a small open-file limit,
+    /// with layers and textures in more folders than it may keep, it says the same as without.
+    @Test func aStageInManyFoldersScansTheSameUnderALowOpenFileLimit() throws {
+        let directory = TemporaryDirectory()
+        let folders = 60
+        for index in 0..<folders {
+            let next = index + 1 < folders ? "(\n    subLayers = [@../f\(index + 1)/layer.usda@]\n)\n" : ""
+            try writeFile(directory("stage/f\(index)/layer.usda"), "#usda 1.0\n\(next)def \"A\" { asset inputs:file = @../t\(index)/tex.png@ }\n")
+            if index % 3 != 0 { try writeFile(directory("stage/t\(index)/tex.png"), Array(repeating: UInt8(index), count: index)) }
+        }
+        let root = directory("stage/f0/layer.usda").string
+        let plain = try buildcat(["scan", "--json", root], cache: directory("cache"))
+        #expect(plain.status == 3)
+        let limited = try shell("ulimit -n 40 && exec \"$BUILDCAT\" scan --json \"$ROOT\"", ["BUILDCAT": TestEnvironment.buildcat, "ROOT": root])
+        #expect(limited.status == 3, "\(limited.standardError)")
+        #expect(limited.standardOutput.elementsEqual(plain.standardOutput))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(plain.standardOutput)) as? [String: Any])
+        #expect((object["scenes"] as? [Any])?.count == folders)
+        #expect((object["missing"] as? [Any])?.count == folders / 3)
+    }
+
     @Test func anUnreadableSceneExits2WithTheReason() throws {
         let directory = TemporaryDirectory()
         try writeFile(directory("broken.blend"), "BLENDER-v304 and then nothing useful")
