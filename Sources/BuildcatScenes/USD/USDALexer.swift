@@ -14,8 +14,9 @@ struct USDALexer {
         var range: Range<Int>
         /// Whether it was written `@@@…@@@`.
         var tripleDelimited: Bool
-        /// The name it is the value of.
-        var key: [UInt8]
+        /// Where the name it is the value of is in the layer (empty for none): made bytes only
+        /// by a caller that needs them, and layers use few names for many paths.
+        var keyRange: Range<Int>
     }
 
     struct LexError: Error {
@@ -46,7 +47,7 @@ struct USDALexer {
                 guard let close = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw LexError(offset: index, reason: "a path '<' is never closed") }
                 index = close
             case UInt8(ascii: "@"):
-                let path = try assetPath(at: index, key: Array(bytes[keys[keys.count - 1]]))
+                let path = try assetPath(at: index, key: keys[keys.count - 1])
                 found.append(path.path)
                 index = path.end
                 continue
@@ -99,7 +100,7 @@ struct USDALexer {
         throw LexError(offset: start, reason: "a string is never closed")
     }
 
-    private func assetPath(at start: Int, key: [UInt8]) throws(LexError) -> (path: AssetPath, end: Int) {
+    private func assetPath(at start: Int, key: Range<Int>) throws(LexError) -> (path: AssetPath, end: Int) {
         let triple = bytes[start...].starts(with: [0x40, 0x40, 0x40])
         if !triple {
             // `@…@`: no `@` inside, on one line.
@@ -109,7 +110,7 @@ struct USDALexer {
                 index += 1
             }
             guard index < bytes.count else { throw LexError(offset: start, reason: "an asset path '@' is never closed") }
-            return (AssetPath(value: Array(bytes[(start + 1)..<index]), range: (start + 1)..<index, tripleDelimited: false, key: key), index + 1)
+            return (AssetPath(value: Array(bytes[(start + 1)..<index]), range: (start + 1)..<index, tripleDelimited: false, keyRange: key), index + 1)
         }
         // `@@@…@@@`: may hold `@`; `\@@@` is an escaped delimiter.
         var value: [UInt8] = []
@@ -124,7 +125,7 @@ struct USDALexer {
                 // A run of more than three `@` closes at its last three.
                 var end = index
                 while end + 3 < bytes.count && bytes[end + 3] == UInt8(ascii: "@") { value.append(UInt8(ascii: "@")); end += 1 }
-                return (AssetPath(value: value, range: (start + 3)..<end, tripleDelimited: true, key: key), end + 3)
+                return (AssetPath(value: value, range: (start + 3)..<end, tripleDelimited: true, keyRange: key), end + 3)
             }
             if bytes[index] == 0x0A { throw LexError(offset: start, reason: "an asset path '@@@' is not closed on its line") }
             value.append(bytes[index])

@@ -31,8 +31,8 @@ public final class USDFormat: SceneFormat {
 
     /// Whether `key` (the name an asset path is the value of) is one of `layerKeys`: compared
     /// as bytes, since hashing an array hashes it byte by byte.
-    static func isLayerKey(_ key: [UInt8]) -> Bool {
-        key.count >= 7 && layerKeyList.contains { $0.count == key.count && $0 == key }
+    static func isLayerKey(_ key: ArraySlice<UInt8>) -> Bool {
+        key.count >= 7 && layerKeyList.contains { $0.count == key.count && $0.elementsEqual(key) }
     }
     private static let layerKeyList = Array(layerKeys)
 

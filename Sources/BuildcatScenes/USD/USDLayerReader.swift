@@ -55,15 +55,18 @@ struct USDLayerReader: Sendable {
         var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
         references.reserveCapacity(found.count)
-        // Layers use few keys, each for many paths: the key's text is made once per run of it.
-        var lastKey: [UInt8]? = nil
+        // Layers use few keys, each for many paths: what a key means is worked out once per run of it.
+        var lastKey: ArraySlice<UInt8>? = nil
         var lastField = ""
+        var lastIsLayer = false
         for asset in found where !asset.value.isEmpty {
-            if asset.key != lastKey {
-                lastKey = asset.key
-                lastField = asset.key.isEmpty ? "asset path" : String(decoding: asset.key, as: UTF8.self)
+            let key = bytes[asset.keyRange]
+            if lastKey.map({ !$0.elementsEqual(key) }) ?? true {
+                lastKey = key
+                lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
+                lastIsLayer = USDFormat.isLayerKey(key)
             }
-            references.append(reference(asset.value, key: asset.key, field: lastField, in: path, directory: directoryBytes,
+            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directoryBytes,
                                         block: "line \(lines.line(of: asset.range.lowerBound))",
                                         location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
         }
@@ -79,7 +82,7 @@ struct USDLayerReader: Sendable {
         var seen: Set<[UInt8]> = []
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
             guard !value.isEmpty, seen.insert(value).inserted else { return }
-            var found = reference(value, key: [], field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
+            var found = reference(value, isLayer: false, field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
             let isLayer = found.resolvedBytes.withUnsafeBufferPointer { FilePath.hasExtension($0, in: Self.layerOrPackageExtensions) }
             if onlyIfUsed && !isLayer && found.pattern != .udim && (try? FileSystem.statusIfPresent(of: found.resolved))??.isRegularFile != true { return }
             found.kind = isLayer ? .layer : .asset
@@ -95,11 +98,13 @@ struct USDLayerReader: Sendable {
 
     private static let layerOrPackageExtensions = USDFormat.layerExtensions + [Array("usdz".utf8)]
 
-    /// - Parameter field: the key as text (`asset path` when there is none).
-    private func reference(_ raw: [UInt8], key: [UInt8], field: String, in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
+    /// - Parameters:
+    ///   - isLayer: whether the path is the value of one of `USDFormat.layerKeys`.
+    ///   - field: the key as text (`asset path` when there is none).
+    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
         let tiled = UDIM.hasToken(raw)
         return SceneReference(scene: path, block: block, field: field, raw: raw,
-                              kind: USDFormat.isLayerKey(key) ? .layer : .asset, pattern: tiled ? .udim : .file,
+                              kind: isLayer ? .layer : .asset, pattern: tiled ? .udim : .file,
                               resolvedBytes: resolve(raw, directoryBytes: directory, tiled: tiled), locations: [location])
     }
 
