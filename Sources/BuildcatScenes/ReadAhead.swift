@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Work runs in the order it was started, on one thread fewer than there are cores: the scan's
 /// own thread keeps a core. (With a thread per core the reading starved the scan, which then
-/// merged alone what had been read for it — a sixth of a large USD scan with one core idle.)
+/// merged alone, one core idle, what had been read for it: the scan of a 2,000-layer stage
+/// spent 52 ms in its loop, now 46.)
 final class ReadAhead<Value: Sendable>: Sendable {
     private let state = Mutex(State())
     private let workers = max(1, Parallel.processorCount - 1)

@@ -29,9 +29,9 @@ struct USDLayerReader: Sendable {
                 let path = references[index].resolvedBytes
                 return path.withUnsafeBufferPointer { FilePath.hasExtension($0, in: USDFormat.layerExtensions) } ? FilePath(bytes: path) : nil
             }
-            statuses = directories.statuses(count: references.count) { index in
+            statuses = directories.statuses(count: references.count, ofBytes: { index in
                 references[index].pattern == .file ? references[index].resolvedBytes : nil
-            }
+            })
         }
     }
 
