@@ -3,8 +3,8 @@ import Glibc
 import Synchronization
 import SystemPackage
 
-/// Stats files by name in directories it keeps open, for scans that stat thousands of files in
-/// a few folders.
+/// Stats and opens files by name in directories it keeps open, for scans that stat thousands of
+/// files in a few folders.
 ///
 /// stat(2) of an absolute path looks up every component of it again; fstatat(2) from an open
 /// directory looks up one name. For 20,000 textures five folders deep that is a sixth of the
@@ -110,7 +110,8 @@ public final class DirectoryHandles: Sendable {
     /// are (then its files are stat'ed by their whole paths, which gives the same answers).
     private func descriptor(for directory: [UInt8]) -> Int32 {
         let key = ByteKey(directory)
-        if let known = handles.withLock({ $0[key] }) { return known }
+        // At the limit, a folder not yet open is not opened (and closed again) at all.
+        if let known = handles.withLock({ $0[key] ?? ($0.count < Self.limit ? nil : -1) }) { return known }
         let opened = (directory + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { buildcat_open_directory_path($0.baseAddress!) }
         }
