@@ -37,10 +37,7 @@ public final class DirectoryHandles: Sendable {
         var last = LastDirectory()
         return (0..<count).map { index -> FileStatus? in
             guard let path = path(index) else { return nil }
-            return path.withPlatformString { cString in
-                let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(cString).assumingMemoryBound(to: UInt8.self), count: strlen(cString))
-                return status(of: bytes, last: &last)
-            }
+            return path.withBytes { status(of: $0, last: &last) }
         }
     }
 
@@ -65,9 +62,8 @@ public final class DirectoryHandles: Sendable {
     /// - Throws: `FileSystemError` naming the path.
     public func openForReading(_ path: FilePath) throws -> FileDescriptor {
         var last = LastDirectory()
-        let descriptor = path.withPlatformString { cString in
-            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(cString).assumingMemoryBound(to: UInt8.self), count: strlen(cString))
-            return withName(of: bytes, last: &last) { directory, name in
+        let descriptor = path.withBytes { bytes in
+            withName(of: bytes, last: &last) { directory, name in
                 directory < 0 ? open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : openat(directory, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             }
         }

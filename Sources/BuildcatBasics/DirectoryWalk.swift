@@ -141,12 +141,7 @@ extension FilePath {
     /// of `extensions`, compared as bytes: `extension` builds a String, and a scan asks this of
     /// every one of thousands of paths.
     public func hasExtension(in extensions: [[UInt8]]) -> Bool {
-        withPlatformString { cString in
-            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString) + 1) { start in
-                let path = UnsafeBufferPointer(start: start, count: strlen(cString))
-                return FilePath.hasExtension(path, in: extensions)
-            }
-        }
+        withBytes { FilePath.hasExtension($0, in: extensions) }
     }
 
     /// `hasExtension(in:)` of a path given as bytes.
@@ -163,10 +158,14 @@ extension FilePath {
 
     /// The path's bytes, exactly as the system sees them.
     public var bytes: [UInt8] {
-        withPlatformString { cString in
-            cString.withMemoryRebound(to: UInt8.self, capacity: strlen(cString)) {
-                Array(UnsafeBufferPointer(start: $0, count: strlen(cString)))
-            }
+        withBytes { Array($0) }
+    }
+
+    /// Calls `body` with the path's bytes in place (without the NUL that ends them), for reading
+    /// them without copying them out.
+    public func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try withPlatformString { cString in
+            try body(UnsafeBufferPointer(start: UnsafeRawPointer(cString).assumingMemoryBound(to: UInt8.self), count: strlen(cString)))
         }
     }
 

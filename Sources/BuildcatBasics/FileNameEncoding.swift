@@ -1,4 +1,3 @@
-import Glibc
 import SystemPackage
 
 /// File names as JSON strings, and back, exactly as Python (and so Deadline) writes and reads them.
@@ -107,12 +106,7 @@ public enum JSONWriter {
 
     /// Appends a path: its bytes as Python would decode them, without copying them out first.
     public static func appendFileName(_ path: FilePath, to out: inout [UInt8]) {
-        let plain = path.withPlatformString { cString in
-            let length = strlen(cString)
-            return cString.withMemoryRebound(to: UInt8.self, capacity: length) {
-                appendPlain(UnsafeBufferPointer(start: $0, count: length), to: &out)
-            }
-        }
+        let plain = path.withBytes { appendPlain($0, to: &out) }
         if !plain { appendFileName(path.bytes, to: &out) }
     }
 

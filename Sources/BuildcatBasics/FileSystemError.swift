@@ -83,12 +83,7 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable {
 /// A path for messages: the bytes as UTF-8 where they are UTF-8, `\xNN` where they are not, so
 /// that a name that is not UTF-8 can still be told apart and found.
 public func displayPath(_ path: FilePath) -> String {
-    path.withPlatformString { cString in
-        let count = strlen(cString)
-        return cString.withMemoryRebound(to: UInt8.self, capacity: count) {
-            displayBytes(UnsafeBufferPointer(start: $0, count: count))
-        }
-    }
+    path.withBytes { displayBytes($0) }
 }
 
 /// Bytes as text for messages: valid UTF-8 as it is, every other byte as `\xNN`.

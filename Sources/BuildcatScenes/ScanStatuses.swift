@@ -59,11 +59,6 @@ struct ScanStatuses {
     ///   (`SceneFileScan.statuses`); nil when they are to be found here.
     /// - Returns: by linked file, whether it is a regular file, to be read.
     mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) -> [Bool] {
-        addStatuses(references, firstIndex: firstIndex, linking: linkedPaths, known: known)
-        return linkedPaths.map { (linked[ByteKey($0)] ?? nil)?.isRegularFile == true }
-    }
-
-    private mutating func addStatuses(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) {
         precondition(firstIndex == byIndex.count)
         if let known {
             for offset in references.indices {
@@ -76,16 +71,20 @@ struct ScanStatuses {
                     linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
                 }
             }
-            // The format says its linked files are among its references; should one not be, it is stat'ed.
-            for path in linkedPaths where linked[ByteKey(path)] == nil {
-                linked[ByteKey(path)] = .some(try? FileSystem.statusIfPresent(of: path))
-            }
-            return
         }
-        for path in linkedPaths {
+        // Linked files not known yet (all of them, unless the format stat'ed its references) are
+        // stat'ed now: only regular ones are read next.
+        let regular = linkedPaths.map { path -> Bool in
             let key = ByteKey(path)
             if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }
+            return (linked[key] ?? nil)?.isRegularFile == true
         }
+        if known == nil { prefetchStatuses(of: references, firstIndex: firstIndex) }
+        return regular
+    }
+
+    /// Records the statuses of the linked files among `references`, and starts stat'ing the others.
+    private mutating func prefetchStatuses(of references: [SceneReference], firstIndex: Int) {
         var unknown: [(index: Int, path: [UInt8])] = []
         for offset in references.indices {
             byIndex.append(nil)

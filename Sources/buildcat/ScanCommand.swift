@@ -80,7 +80,6 @@ struct ScanCommand: ParsableCommand {
         output.write(building: { JSONWriter.appendRaw(#"],"assets":["#, to: &$0) })
         // Assets are most of it: made in chunks on every core, written in order.
         let chunkSize = 1024
-        output.flush()
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
             for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {
                 if index > 0 { out.append(UInt8(ascii: ",")) }

@@ -138,9 +138,9 @@ public final class NukeFormat: SceneFormat {
             var value = change.newRaw
             // The checkout keeps file names: a name written with tokens (`####`, `%04d`, `%V`)
             // keeps them, in the new folder.
-            let rawName = Self.lastComponent(change.reference.raw)
+            let rawName = Array(change.reference.raw[Self.nameStart(change.reference.raw)...])
             if Self.sequenceToken(in: rawName) != nil || Self.hasViewToken(rawName) {
-                value = Array(value[..<((value.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0)]) + rawName
+                value = Array(value[..<Self.nameStart(value)]) + rawName
             }
             let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
             let special: Set<UInt8> = [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: "\\")]
@@ -150,7 +150,8 @@ public final class NukeFormat: SceneFormat {
         }
     }
 
-    static func lastComponent(_ bytes: [UInt8]) -> [UInt8] {
-        Array(bytes[((bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0)...])
+    /// Where a path's last component starts.
+    static func nameStart(_ bytes: [UInt8]) -> Int {
+        bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
     }
 }

@@ -63,7 +63,7 @@ struct USDCrate {
         tokens = split.prefix(count).map(Array.init)
         if version.major > 0 || version.minor >= 4, let strings = sections["STRINGS"], let fields = sections["FIELDS"] {
             do {
-                assetPaths = try Self.assetPathValues(bytes, strings: strings, fields: fields, tokens: tokens,
+                assetPaths = try Self.assetPathValues(numbers, strings: strings, fields: fields, tokens: tokens,
                                                       payloadsHaveLayerOffsets: version >= (0, 8, 0))
             } catch let damage as Damage {
                 throw bad(damage.reason)
@@ -75,9 +75,9 @@ struct USDCrate {
 
     /// Every asset path among the values of the FIELDS table (see `CrateValueReader`).
     /// - Throws: `Damage` when the tables or a value are damaged; `LZ4.Error`.
-    private static func assetPathValues(_ bytes: [UInt8], strings: (start: Int, size: Int), fields: (start: Int, size: Int),
+    private static func assetPathValues(_ numbers: CrateNumbers, strings: (start: Int, size: Int), fields: (start: Int, size: Int),
                                         tokens: [[UInt8]], payloadsHaveLayerOffsets: Bool) throws -> [[UInt8]] {
-        let numbers = CrateNumbers(bytes: bytes)
+        let bytes = numbers.bytes
         guard let stringCount = numbers.int(strings.start, 8), stringCount <= strings.size / 4 else { throw Damage("its STRINGS table claims more strings than it holds") }
         let stringTokens = (0..<stringCount).compactMap { numbers.int(strings.start + 8 + 4 * $0, 4) }
         guard fields.size >= 16, let fieldCount = numbers.int(fields.start, 8), fieldCount <= 1 << 24,

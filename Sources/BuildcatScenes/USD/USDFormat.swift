@@ -26,23 +26,21 @@ public final class USDFormat: SceneFormat {
     private let readAhead = ReadAhead<Result<USDLayerReader.Layer, any Error>>()
 
     /// Names under which a layer lists other layers.
-    static let layerKeys: Set<[UInt8]> = Set(["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) })
+    static let layerKeys: [[UInt8]] = ["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) }
     static let layerExtensions: [[UInt8]] = ["usd", "usda", "usdc"].map { Array($0.utf8) }
 
     /// Whether `key` (the name an asset path is the value of) is one of `layerKeys`: compared
     /// as bytes, since hashing an array hashes it byte by byte.
     static func isLayerKey(_ key: ArraySlice<UInt8>) -> Bool {
-        key.count >= 7 && layerKeyList.contains { $0.count == key.count && $0.elementsEqual(key) }
+        layerKeys.contains { $0.count == key.count && $0.elementsEqual(key) }
     }
-    private static let layerKeyList = Array(layerKeys)
 
     public init(environment: [String: String] = currentEnvironment()) {
         reader = USDLayerReader(searchPath: (environment["PXR_AR_DEFAULT_SEARCH_PATH"] ?? "").split(separator: ":").map { FilePath(String($0)) })
     }
 
     public func recognizes(_ path: FilePath, firstBytes: [UInt8]) -> Bool {
-        firstBytes.starts(with: Array("#usda ".utf8)) || firstBytes.starts(with: USDCrate.magic)
-            || ["usda", "usdc", "usd"].contains(path.extension ?? "")
+        firstBytes.starts(with: Array("#usda ".utf8)) || firstBytes.starts(with: USDCrate.magic) || claims(name: path)
     }
 
     /// `scan` tells a text layer from a crate by its first bytes, and refuses anything else.
