@@ -179,50 +179,7 @@ extension FilePath {
     /// `normalizedJoin` as bytes, without making a `FilePath` (which examines every byte
     /// again): for paths kept as bytes. Each path ends at a NUL, as one the system is given does.
     public static func normalizedJoinBytes(_ directory: [UInt8], _ relative: [UInt8]) -> [UInt8] {
-        let slash = UInt8(ascii: "/")
-        let dot = UInt8(ascii: ".")
-        let absolute = relative.first == slash
-        let rooted = absolute || directory.first == slash
-        // One pass into one buffer on the stack: each component is appended after a '/', and
-        // `..` cuts back to the previous '/'. (A scan joins tens of thousands of paths; a heap
-        // buffer each was a tenth of a large USD scan.)
-        let capacity = (absolute ? 0 : directory.count) + relative.count + 2
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer -> [UInt8] in
-            var length = 0
-            func append(_ piece: UnsafeBufferPointer<UInt8>) {
-                var start = 0
-                while start < piece.count {
-                    var end = start
-                    while end < piece.count && piece[end] != slash { end += 1 }
-                    let count = end - start
-                    if count == 0 || (count == 1 && piece[start] == dot) {
-                        // empty or `.`: nothing
-                    } else if count == 2 && piece[start] == dot && piece[start + 1] == dot {
-                        while length > 0 && buffer[length - 1] != slash { length -= 1 }
-                        if length > 0 { length -= 1 }
-                    } else {
-                        if length > 0 || rooted {
-                            buffer[length] = slash
-                            length += 1
-                        }
-                        for index in start..<end { buffer[length + index - start] = piece[index] }
-                        length += count
-                    }
-                    start = end + 1
-                }
-            }
-            // A NUL ends a path the system is given: what follows it names nothing.
-            func appendToNUL(_ bytes: [UInt8]) {
-                bytes.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[..<($0.firstIndex(of: 0) ?? $0.count)])) }
-            }
-            if !absolute { appendToNUL(directory) }
-            appendToNUL(relative)
-            if length == 0 {
-                buffer[0] = rooted ? slash : dot
-                length = 1
-            }
-            return Array(UnsafeBufferPointer(rebasing: buffer[..<length]))
-        }
+        PathJoiner(directory: directory).join(relative)
     }
 
     /// Joins a `/`-separated relative path given as bytes.
@@ -232,5 +189,104 @@ extension FilePath {
             result.append(FilePath.Component(bytes: Array(component)))
         }
         return result
+    }
+}
+
+/// Joins paths to one folder as `FilePath.normalizedJoinBytes` does, the folder examined once:
+/// the paths of a scene file share its folder, and a scan joins tens of thousands of them
+/// (examining the folder again for each was most of the cost of joining).
+public struct PathJoiner: Sendable {
+    private let directory: [UInt8]
+    /// Absolute and in normal form (as every scene's folder is): copied whole before a path.
+    private let directoryIsNormal: Bool
+
+    public init(directory: [UInt8]) {
+        self.directory = directory
+        directoryIsNormal = directory.withUnsafeBufferPointer { Self.isNormalAbsolute($0) }
+    }
+
+    /// `relative` (or an absolute path) joined to the folder, `.` and `..` taken out lexically.
+    public func join(_ relative: [UInt8]) -> [UInt8] {
+        let slash = UInt8(ascii: "/")
+        let absolute = relative.first == slash
+        let rooted = absolute || directory.first == slash
+        // One pass into the result's own buffer: each component is appended after a '/', and
+        // `..` cuts back to the previous '/'.
+        let capacity = max(1, (absolute ? 0 : directory.count) + relative.count + 1)
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, length in
+            length = 0
+            if !absolute {
+                directory.withUnsafeBufferPointer { folder in
+                    if directoryIsNormal {
+                        // `/` itself adds nothing: each component brings its own '/'.
+                        if folder.count > 1 {
+                            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: folder.baseAddress!, byteCount: folder.count)
+                            length = folder.count
+                        }
+                    } else {
+                        Self.append(Self.toNUL(folder), to: buffer, length: &length, rooted: rooted)
+                    }
+                }
+            }
+            relative.withUnsafeBufferPointer { Self.append(Self.toNUL($0), to: buffer, length: &length, rooted: rooted) }
+            if length == 0 {
+                buffer[0] = rooted ? slash : UInt8(ascii: ".")
+                length = 1
+            }
+        }
+    }
+
+    /// A NUL ends a path the system is given: what follows it names nothing.
+    private static func toNUL(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let base = bytes.baseAddress, let nul = memchr(base, 0, bytes.count) else { return bytes }
+        return UnsafeBufferPointer(start: base, count: UnsafeRawPointer(nul) - UnsafeRawPointer(base))
+    }
+
+    /// Appends each component of `piece` after a '/' (none before the first of a path that is
+    /// not rooted); skips empty and `.` components; `..` cuts back to the previous '/'.
+    private static func append(_ piece: UnsafeBufferPointer<UInt8>, to buffer: UnsafeMutableBufferPointer<UInt8>, length: inout Int, rooted: Bool) {
+        let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        var start = 0
+        while start < piece.count {
+            var end = start
+            while end < piece.count && piece[end] != slash { end += 1 }
+            let count = end - start
+            if count == 0 || (count == 1 && piece[start] == dot) {
+                // empty or `.`: nothing
+            } else if count == 2 && piece[start] == dot && piece[start + 1] == dot {
+                while length > 0 && buffer[length - 1] != slash { length -= 1 }
+                if length > 0 { length -= 1 }
+            } else {
+                if length > 0 || rooted {
+                    buffer[length] = slash
+                    length += 1
+                }
+                UnsafeMutableRawPointer(buffer.baseAddress! + length).copyMemory(from: piece.baseAddress! + start, byteCount: count)
+                length += count
+            }
+            start = end + 1
+        }
+    }
+
+    /// Whether `path` is absolute and in the form `join` gives: no empty, `.` or `..`
+    /// component, no '/' at the end but for `/` itself, no NUL.
+    private static func isNormalAbsolute(_ path: UnsafeBufferPointer<UInt8>) -> Bool {
+        let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        guard let base = path.baseAddress, path.count > 0, path[0] == slash else { return false }
+        if path.count == 1 { return true }
+        guard path[path.count - 1] != slash, memchr(base, 0, path.count) == nil else { return false }
+        for index in 0..<path.count where path[index] == slash {
+            // What follows this '/': not another, not `.` or `..` as a whole component.
+            let next = index + 1 < path.count ? path[index + 1] : slash
+            if next == slash { return false }
+            if next == dot {
+                let after = index + 2 < path.count ? path[index + 2] : slash
+                if after == slash { return false }
+                if after == dot && (index + 3 == path.count || path[index + 3] == slash) { return false }
+            }
+        }
+        return true
     }
 }

@@ -53,6 +53,19 @@ import Testing
         #expect(FilePath.normalizedJoin([0x2F, 0x61], [0xFF, 0x2F, 0x2E, 0x2E, 0x2F, 0xFE]).bytes == [0x2F, 0x61, 0x2F, 0xFE])
     }
 
+    @Test(arguments: [
+        ("/a/./b", "c", "/a/b/c"), ("/a/../b", "c", "/b/c"), ("/a/b/..", "c", "/a/c"), ("/a//b", "c", "/a/b/c"),
+        ("/a/b/.", "c", "/a/b/c"), ("/a/.b/..c", "d", "/a/.b/..c/d"), ("/..", "c", "/c"), ("/a/b", "", "/a/b"),
+    ])
+    func aFolderNotInNormalFormIsNormalizedToo(directory: String, relative: String, expected: String) {
+        // A folder in normal form is copied whole; any other is taken apart as the path is.
+        let joiner = PathJoiner(directory: Array(directory.utf8))
+        for _ in 0..<2 { #expect(joiner.join(Array(relative.utf8)) == FilePath(expected).bytes) }
+        #expect(FilePath.normalizedJoinBytes(Array(directory.utf8), Array(relative.utf8)) == FilePath(expected).bytes)
+        // A NUL in the folder ends it.
+        #expect(PathJoiner(directory: Array(directory.utf8) + [0] + Array("/x".utf8)).join(Array(relative.utf8)) == FilePath(expected).bytes)
+    }
+
     @Test func aFileAsRootIsAnError() throws {
         let directory = TemporaryDirectory()
         try writeFile(directory("file"), "x")

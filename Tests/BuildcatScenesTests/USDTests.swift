@@ -69,6 +69,36 @@ import Testing
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["subLayers", "subLayers", "references", "references", "inputs:file", "f.timeSamples", "f.timeSamples"])
     }
 
+    @Test func identifiersStartWithALetterAndHoldDigitsDotsAndColons() throws {
+        // Digits before a name are not part of it; digits, `.` and `:` after its first letter
+        // are; bytes of UTF-8 characters are letters.
+        let text = "#usda 1.0\ndef \"X\" {\n 12abc = @a@\n x.5 = @b@\n \u{FC}tf8_name = @c@\n 7 = @d@\n ns:a.b2 = [@e@]\n}\n"
+        let bytes = Array(text.utf8)
+        let found = try USDALexer(bytes: bytes).assetPaths()
+        #expect(found.map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b", "c", "d", "e"])
+        // `7 = ` names no key of its own: the last name before it stays the key.
+        #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["abc", "x.5", "\u{FC}tf8_name", "\u{FC}tf8_name", "ns:a.b2"])
+    }
+
+    @Test func linesAreCountedAWordAtATime() {
+        // Against a byte-by-byte count, at every length and alignment, with bytes that differ
+        // from a line feed in one bit or in the high bit.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x0A, 0x0A, 0x0B, 0x08, 0x8A, 0x00, 0xFF, 0x61, 0x0A]
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            for start in 0...min(length, 9) {
+                let expected = bytes[start...].filter { $0 == 0x0A }.count
+                #expect(bytes.withUnsafeBytes { LineCounter.newlines(in: UnsafeRawBufferPointer(rebasing: $0[start...])) } == expected)
+            }
+            var counter = LineCounter(bytes: bytes)
+            for offset in stride(from: 0, through: length + 3, by: 5) {
+                #expect(counter.line(of: offset) == 1 + bytes[..<min(offset, length)].filter { $0 == 0x0A }.count)
+            }
+            #expect(USDFormat.line(of: length / 2, in: bytes) == 1 + bytes[..<(length / 2)].filter { $0 == 0x0A }.count)
+        }
+    }
+
     @Test func brokenTextLayersAreErrorsNamingTheLine() throws {
         let directory = TemporaryDirectory()
         for (name, text, reason) in [

@@ -35,8 +35,15 @@ struct USDALexer {
         var index = 0
         let count = bytes.count
         while index < count {
-            let byte = bytes[index]
-            switch byte {
+            // Through what means nothing here (spaces, numbers, punctuation) and identifiers, a
+            // table look-up a byte: most of a layer is these (byte by byte comparisons were a
+            // fifth of reading a large stage).
+            let (next, identifier) = Self.skipPlain(in: bytes, from: index)
+            if let identifier { lastIdentifier = identifier }
+            index = next
+            guard index < count else { break }
+            if identifier != nil { continue }
+            switch bytes[index] {
             case UInt8(ascii: "#"):
                 while index < count && bytes[index] != 0x0A { index += 1 }
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
@@ -55,28 +62,45 @@ struct USDALexer {
                 keys[keys.count - 1] = lastIdentifier
             case UInt8(ascii: "["), UInt8(ascii: "("), UInt8(ascii: "{"):
                 keys.append(keys[keys.count - 1])
-            case UInt8(ascii: "]"), UInt8(ascii: ")"), UInt8(ascii: "}"):
+            default:  // `]`, `)`, `}`
                 if keys.count > 1 { keys.removeLast() }
-            default:
-                if Self.isIdentifierStart(byte) {
-                    let start = index
-                    while index < count && Self.isIdentifierByte(bytes[index]) { index += 1 }
-                    lastIdentifier = start..<index
-                    continue
-                }
             }
             index += 1
         }
         return found
     }
 
-    private static func isIdentifierStart(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: "_") || byte >= 0x80
+    /// From `start`, the index of the first byte that is special or starts an identifier, or
+    /// with that identifier, the index after it and its range.
+    private static func skipPlain(in bytes: [UInt8], from start: Int) -> (index: Int, identifier: Range<Int>?) {
+        bytes.withUnsafeBufferPointer { text in
+            classes.withUnsafeBufferPointer { classes in
+                var index = start
+                while index < text.count && classes[Int(text[index])] <= identifierByte { index += 1 }
+                guard index < text.count, classes[Int(text[index])] == identifierStart else { return (index, nil) }
+                let first = index
+                index += 1
+                while index < text.count && classes[Int(text[index])] & identifierByte != 0 { index += 1 }
+                return (index, first..<index)
+            }
+        }
     }
 
-    private static func isIdentifierByte(_ byte: UInt8) -> Bool {
-        isIdentifierStart(byte) || (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")
+    /// By byte: 0 for one that means nothing here, nor starts an identifier; `identifierStart` (and `identifierByte`) for a
+    /// letter, `_` or any byte of a multi-byte character; `identifierByte` alone for a digit, `:`
+    /// or `.` (inside an identifier only); `special` for `#`, quotes, `<`, `@`, `=` and brackets.
+    private static let classes: [UInt8] = (0...255).map { value -> UInt8 in
+        let byte = UInt8(value)
+        if Array("#\"'<@=[({])}".utf8).contains(byte) { return special }
+        if (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: "_") || byte >= 0x80 {
+            return identifierStart | identifierByte
+        }
+        if (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") { return identifierByte }
+        return 0
     }
+    private static let identifierByte: UInt8 = 1
+    private static let identifierStart: UInt8 = 3
+    private static let special: UInt8 = 4
 
     /// The index after a string starting at `start`.
     private func skipString(at start: Int) throws(LexError) -> Int {

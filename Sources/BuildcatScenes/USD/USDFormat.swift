@@ -147,12 +147,13 @@ public final class USDFormat: SceneFormat {
     }
 
     static func line(of offset: Int, in bytes: [UInt8]) -> Int {
-        1 + bytes[..<min(offset, bytes.count)].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        1 + bytes.withUnsafeBytes { LineCounter.newlines(in: UnsafeRawBufferPointer(rebasing: $0[..<min(max(offset, 0), bytes.count)])) }
     }
 }
 
 /// Line numbers of increasing offsets in one pass (counting from the start for each of
-/// thousands of paths in a layer was quadratic).
+/// thousands of paths in a layer was quadratic), eight bytes at a time (byte by byte, counting
+/// lines was a tenth of reading a layer).
 struct LineCounter {
     let bytes: [UInt8]
     private var offset = 0
@@ -162,10 +163,31 @@ struct LineCounter {
 
     mutating func line(of target: Int) -> Int {
         if target < offset { offset = 0; line = 1 }
-        while offset < min(target, bytes.count) {
-            if bytes[offset] == 0x0A { line += 1 }
-            offset += 1
-        }
+        let end = min(target, bytes.count)
+        guard offset < end else { return line }
+        line += bytes.withUnsafeBytes { Self.newlines(in: UnsafeRawBufferPointer(rebasing: $0[offset..<end])) }
+        offset = end
         return line
+    }
+
+    /// How many bytes of `bytes` are a line feed.
+    static func newlines(in bytes: UnsafeRawBufferPointer) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        var count = 0
+        var index = 0
+        while index + 8 <= bytes.count {
+            // Exactly the bytes that are zero after the XOR get their high bit set: adding 0x7F
+            // to a byte's low seven bits carries into its high bit unless they are all zero.
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ (ones &* 0x0A)
+            let zeros = ~(((word & lows) &+ lows) | word | lows)
+            count += zeros.nonzeroBitCount
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] == 0x0A { count += 1 }
+            index += 1
+        }
+        return count
     }
 }

@@ -40,7 +40,7 @@ struct USDLayerReader: Sendable {
         var directory = path
         directory.removeLastComponent()
         if bytes.starts(with: USDCrate.magic) {
-            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory.bytes), isCrate: true, directories: directories)
+            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: PathJoiner(directory: directory.bytes)), isCrate: true, directories: directories)
         }
         guard bytes.starts(with: Array("#usda ".utf8)) else {
             throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
@@ -51,7 +51,7 @@ struct USDLayerReader: Sendable {
         } catch {
             throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(USDFormat.line(of: error.offset, in: bytes)))")
         }
-        let directoryBytes = directory.bytes
+        let joiner = PathJoiner(directory: directory.bytes)
         var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
         references.reserveCapacity(found.count)
@@ -66,7 +66,7 @@ struct USDLayerReader: Sendable {
                 lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
                 lastIsLayer = USDFormat.isLayerKey(key)
             }
-            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directoryBytes,
+            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: joiner,
                                         block: "line \(lines.line(of: asset.range.lowerBound))",
                                         location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
         }
@@ -77,7 +77,7 @@ struct USDLayerReader: Sendable {
     /// samples, dictionaries, sublayers, reference and payload list ops), missing or not. A crate
     /// older than 0.4, whose FIELDS are not read, gives the tokens instead that name a file that
     /// exists or a USD layer.
-    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: [UInt8]) throws -> [SceneReference] {
+    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: PathJoiner) throws -> [SceneReference] {
         var references: [SceneReference] = []
         var seen: Set<[UInt8]> = []
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
@@ -101,19 +101,19 @@ struct USDLayerReader: Sendable {
     /// - Parameters:
     ///   - isLayer: whether the path is the value of one of `USDFormat.layerKeys`.
     ///   - field: the key as text (`asset path` when there is none).
-    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: [UInt8], block: String, location: FieldLocation) -> SceneReference {
+    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String, location: FieldLocation) -> SceneReference {
         let tiled = UDIM.hasToken(raw)
         return SceneReference(scene: path, block: block, field: field, raw: raw,
                               kind: isLayer ? .layer : .asset, pattern: tiled ? .udim : .file,
-                              resolvedBytes: resolve(raw, directoryBytes: directory, tiled: tiled), locations: [location])
+                              resolvedBytes: resolve(raw, directory: directory, tiled: tiled), locations: [location])
     }
 
     /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
-    private func resolve(_ raw: [UInt8], directoryBytes: [UInt8], tiled: Bool) -> [UInt8] {
+    private func resolve(_ raw: [UInt8], directory: PathJoiner, tiled: Bool) -> [UInt8] {
         if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoinBytes([], raw) }
-        let anchored = FilePath.normalizedJoinBytes(directoryBytes, raw)
+        let anchored = directory.join(raw)
         if Self.isAnchored(raw) || tiled { return anchored }
         if (try? FileSystem.statusIfPresent(of: FilePath(bytes: anchored))) != nil { return anchored }
         for folder in searchPath {
