@@ -30,6 +30,7 @@ let package = Package(
             name: "BuildcatBasics",
             dependencies: [
                 "CBuildcatLinux",
+                "CXXHash",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -132,8 +132,11 @@ extension FilePath.Component {
 extension FilePath {
     /// A path from its bytes, kept exactly (no decoding).
     public init(bytes: [UInt8]) {
-        self = (bytes + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { FilePath(platformString: $0.baseAddress!) }
+        // Made a C string on the stack: joining a NUL to the bytes made two arrays more.
+        self = withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { cString in
+            bytes.withUnsafeBytes { UnsafeMutableRawPointer(cString.baseAddress!).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(cString.baseAddress!), byteCount: bytes.count) }
+            cString[bytes.count] = 0
+            return FilePath(platformString: cString.baseAddress!)
         }
     }
 

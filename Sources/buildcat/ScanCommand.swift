@@ -81,20 +81,20 @@ struct ScanCommand: ParsableCommand {
         // Assets are most of it: made in chunks on every core, written in order.
         let chunkSize = 1024
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
-            var scenes = PathJSON()
+            var repeated = OriginJSON()
             for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendAsset(index, of: result, scenes: &scenes, to: &out)
+                appendAsset(index, of: result, repeated: &repeated, to: &out)
             }
         }, emit: { output.writeUnbuffered($0) })
         output.write(building: { JSONWriter.appendRaw(#"],"missing":["#, to: &$0) })
-        var scenes = PathJSON()
+        var repeated = OriginJSON()
         for (index, referenceIndex) in result.missing.enumerated() {
             output.write { out in
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONWriter.appendRaw(#"{"path":"#, to: &out)
                 JSONWriter.appendFileName(result.references[referenceIndex].resolvedBytes, to: &out)
-                appendOrigin(of: referenceIndex, in: result.references, scenes: &scenes, to: &out)
+                appendOrigin(of: referenceIndex, in: result.references, repeated: &repeated, to: &out)
                 if let reason = result.references[referenceIndex].unresolvable {
                     JSONWriter.appendRaw(#","unresolvable":"#, to: &out)
                     JSONWriter.appendString(reason, to: &out)
@@ -107,12 +107,12 @@ struct ScanCommand: ParsableCommand {
 
     // Fields are read in place, never the entry or reference whole: copying one retains its
     // every path and string, a fifth of writing a large scan.
-    private static func appendAsset(_ index: Int, of result: ScanResult, scenes: inout PathJSON, to out: inout [UInt8]) {
+    private static func appendAsset(_ index: Int, of result: ScanResult, repeated: inout OriginJSON, to out: inout [UInt8]) {
         JSONWriter.appendRaw(#"{"path":"#, to: &out)
         JSONWriter.appendFileName(result.assets[index].file.pathBytes, to: &out)
         JSONWriter.appendRaw(#","size":"#, to: &out)
         JSONWriter.appendInteger(result.assets[index].file.size, to: &out)
-        appendOrigin(of: result.assets[index].reference, in: result.references, scenes: &scenes, to: &out)
+        appendOrigin(of: result.assets[index].reference, in: result.references, repeated: &repeated, to: &out)
         if let frame = result.assets[index].file.frame {
             JSONWriter.appendRaw(#","frames":["#, to: &out)
             JSONWriter.appendInteger(Int64(frame), to: &out)
@@ -122,31 +122,45 @@ struct ScanCommand: ParsableCommand {
     }
 
     /// The fields every entry has after its path: kind, raw, scene, block, field.
-    private static func appendOrigin(of index: Int, in references: [SceneReference], scenes: inout PathJSON, to out: inout [UInt8]) {
-        JSONWriter.appendRaw(#","kind":"#, to: &out)
-        JSONWriter.appendString(references[index].kind.rawValue, to: &out)
-        JSONWriter.appendRaw(#","raw":"#, to: &out)
+    private static func appendOrigin(of index: Int, in references: [SceneReference], repeated: inout OriginJSON, to out: inout [UInt8]) {
+        repeated.kind.append(references[index].kind, to: &out) { kind, json in
+            JSONWriter.appendRaw(#","kind":"#, to: &json)
+            JSONWriter.appendString(kind.rawValue, to: &json)
+            JSONWriter.appendRaw(#","raw":"#, to: &json)
+        }
         JSONWriter.appendFileName(references[index].raw, to: &out)
-        JSONWriter.appendRaw(#","scene":"#, to: &out)
-        scenes.append(references[index].scene, to: &out)
-        JSONWriter.appendRaw(#","block":"#, to: &out)
+        repeated.scene.append(references[index].scene, to: &out) { scene, json in
+            JSONWriter.appendRaw(#","scene":"#, to: &json)
+            JSONWriter.appendFileName(scene, to: &json)
+            JSONWriter.appendRaw(#","block":"#, to: &json)
+        }
         JSONWriter.appendString(references[index].block, to: &out)
-        JSONWriter.appendRaw(#","field":"#, to: &out)
-        JSONWriter.appendString(references[index].field, to: &out)
+        repeated.field.append(references[index].field, to: &out) { field, json in
+            JSONWriter.appendRaw(#","field":"#, to: &json)
+            JSONWriter.appendString(field, to: &json)
+        }
     }
 
-    /// The last path written, kept as JSON: a scene file's references come one after another,
-    /// and getting a path's bytes out of its `FilePath` again for each was a quarter of the
-    /// time of writing them.
-    struct PathJSON {
-        private var path: FilePath?
+    /// The JSON of the fields that repeat from one entry to the next, each made once per run:
+    /// a scene file's references come one after another, most of one kind and field, and
+    /// making the scene's path and these strings JSON again for each was a third of the time
+    /// of writing a large scan.
+    struct OriginJSON {
+        var kind = RepeatedJSON<AssetKind>()
+        var scene = RepeatedJSON<FilePath>()
+        var field = RepeatedJSON<String>()
+    }
+
+    /// The JSON made last, kept for the same value again.
+    struct RepeatedJSON<Value: Equatable> {
+        private var value: Value?
         private var json: [UInt8] = []
 
-        mutating func append(_ path: FilePath, to out: inout [UInt8]) {
-            if path != self.path {
+        mutating func append(_ value: Value, to out: inout [UInt8], render: (Value, inout [UInt8]) -> Void) {
+            if value != self.value {
                 json.removeAll(keepingCapacity: true)
-                JSONWriter.appendFileName(path, to: &json)
-                self.path = path
+                render(value, &json)
+                self.value = value
             }
             out.append(contentsOf: json)
         }

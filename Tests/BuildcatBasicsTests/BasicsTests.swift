@@ -66,6 +66,20 @@ import Testing
         #expect(PathJoiner(directory: Array(directory.utf8) + [0] + Array("/x".utf8)).join(Array(relative.utf8)) == FilePath(expected).bytes)
     }
 
+    @Test func byteKeysAreEqualAndHashAlikeExactlyWhenTheirBytesAre() {
+        let names: [[UInt8]] = [[], [0], [0, 0], Array("a".utf8), Array("/stage/layers/layer_0001.usda".utf8),
+                                Array("/stage/layers/layer_0002.usda".utf8), [0xFF, 0xFE], Array(repeating: 0x61, count: 300)]
+        var set = Set(names.map(ByteKey.init))
+        #expect(set.count == names.count)
+        for name in names {
+            #expect(set.contains(ByteKey(Array(name))))
+            #expect(ByteKey(name).hashValue == ByteKey(Array(name)).hashValue)
+        }
+        #expect(!set.contains(ByteKey(Array("/stage/layers/layer_0003.usda".utf8))))
+        set.remove(ByteKey([0]))
+        #expect(!set.contains(ByteKey([0])) && set.contains(ByteKey([0, 0])))
+    }
+
     @Test func aFileAsRootIsAnError() throws {
         let directory = TemporaryDirectory()
         try writeFile(directory("file"), "x")

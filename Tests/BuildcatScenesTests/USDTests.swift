@@ -80,6 +80,11 @@ import Testing
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["abc", "x.5", "\u{FC}tf8_name", "\u{FC}tf8_name", "ns:a.b2"])
     }
 
+    @Test(arguments: [0, 1, 9, 10, 99, 100, 12_345, 999_999_999, Int.max, -3])
+    func aTextLayersBlockIsItsLine(line: Int) {
+        #expect(USDLayerReader.lineBlock(line) == "line \(line)")
+    }
+
     @Test func linesAreCountedAWordAtATime() {
         // Against a byte-by-byte count, at every length and alignment, with bytes that differ
         // from a line feed in one bit or in the high bit.

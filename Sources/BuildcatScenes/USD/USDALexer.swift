@@ -1,3 +1,5 @@
+import Glibc
+
 /// Finds the asset paths in a USD text layer (`.usda`): `@path@` and `@@@path@@@`, never inside
 /// strings (`"…"`, `'…'`, `"""…"""`, `'''…'''`) or comments (`#` to the end of the line), each with
 /// the name it is the value of — `subLayers`, `references`, `payload`, `assetPaths`,
@@ -107,6 +109,14 @@ struct USDALexer {
         let quote = bytes[start]
         let triple = start + 2 < bytes.count && bytes[start + 1] == quote && bytes[start + 2] == quote
         var index = start + (triple ? 3 : 1)
+        if !triple {
+            // Through what cannot end the string or be an error, without a bounds check a byte.
+            index = bytes.withUnsafeBufferPointer { text in
+                var index = index
+                while index < text.count, text[index] != quote, text[index] != UInt8(ascii: "\\"), text[index] != 0x0A { index += 1 }
+                return index
+            }
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\\") {
@@ -128,13 +138,16 @@ struct USDALexer {
         let triple = bytes[start...].starts(with: [0x40, 0x40, 0x40])
         if !triple {
             // `@…@`: no `@` inside, on one line.
-            var index = start + 1
-            while index < bytes.count && bytes[index] != UInt8(ascii: "@") {
-                if bytes[index] == 0x0A { throw LexError(offset: start, reason: "an asset path '@' is not closed on its line") }
-                index += 1
+            let (close, newline) = bytes.withUnsafeBytes { text -> (Int?, Bool) in
+                let from = text.baseAddress! + start + 1
+                let length = text.count - start - 1
+                guard let at = memchr(from, Int32(UInt8(ascii: "@")), length) else { return (nil, memchr(from, 0x0A, length) != nil) }
+                let end = UnsafeRawPointer(at) - text.baseAddress!
+                return (end, memchr(from, 0x0A, end - start - 1) != nil)
             }
-            guard index < bytes.count else { throw LexError(offset: start, reason: "an asset path '@' is never closed") }
-            return (AssetPath(value: Array(bytes[(start + 1)..<index]), range: (start + 1)..<index, tripleDelimited: false, keyRange: key), index + 1)
+            if newline { throw LexError(offset: start, reason: "an asset path '@' is not closed on its line") }
+            guard let close else { throw LexError(offset: start, reason: "an asset path '@' is never closed") }
+            return (AssetPath(value: Array(bytes[(start + 1)..<close]), range: (start + 1)..<close, tripleDelimited: false, keyRange: key), close + 1)
         }
         // `@@@…@@@`: may hold `@`; `\@@@` is an escaped delimiter.
         var value: [UInt8] = []

@@ -37,10 +37,14 @@ struct USDLayerReader: Sendable {
 
     func read(_ path: FilePath) throws -> Layer {
         let bytes = try FileSystem.readAll(path, regularOnly: true, directories: directories)
-        var directory = path
-        directory.removeLastComponent()
+        // The folder, from the path's bytes: `removeLastComponent` parses the whole path.
+        let directory = PathJoiner(directory: path.withBytes { path in
+            var slash = path.count
+            while slash > 0 && path[slash - 1] != UInt8(ascii: "/") { slash -= 1 }
+            return slash <= 1 ? Array(path[..<slash]) : Array(path[..<(slash - 1)])
+        })
         if bytes.starts(with: USDCrate.magic) {
-            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: PathJoiner(directory: directory.bytes)), isCrate: true, directories: directories)
+            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory), isCrate: true, directories: directories)
         }
         guard bytes.starts(with: Array("#usda ".utf8)) else {
             throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
@@ -51,7 +55,6 @@ struct USDLayerReader: Sendable {
         } catch {
             throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(USDFormat.line(of: error.offset, in: bytes)))")
         }
-        let joiner = PathJoiner(directory: directory.bytes)
         var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
         references.reserveCapacity(found.count)
@@ -66,11 +69,33 @@ struct USDLayerReader: Sendable {
                 lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
                 lastIsLayer = USDFormat.isLayerKey(key)
             }
-            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: joiner,
-                                        block: "line \(lines.line(of: asset.range.lowerBound))",
+            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
+                                        block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
                                         location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
         }
         return Layer(references: references, isCrate: false, directories: directories)
+    }
+
+    /// `line 12`: what a text layer's references give as their block (an interpolated string
+    /// each was a twentieth of reading a layer).
+    static func lineBlock(_ line: Int) -> String {
+        var digits = 1
+        var power = 10
+        while line >= power && digits < 19 { digits += 1; power &*= 10 }
+        guard line >= 0, digits < 19 else { return "line \(line)" }
+        return String(unsafeUninitializedCapacity: 5 + digits) { buffer in
+            buffer[0] = UInt8(ascii: "l")
+            buffer[1] = UInt8(ascii: "i")
+            buffer[2] = UInt8(ascii: "n")
+            buffer[3] = UInt8(ascii: "e")
+            buffer[4] = UInt8(ascii: " ")
+            var rest = line
+            for position in stride(from: 4 + digits, through: 5, by: -1) {
+                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            return 5 + digits
+        }
     }
 
     /// The paths in a crate: every asset-path value of its FIELDS table (defaults, arrays, time
