@@ -223,7 +223,7 @@ public struct Stager {
         var formatOfScene: [[UInt8]: any SceneFormat] = [:]
         for scene in scan.scenes { formatOfScene[scene.path.bytes] = formats.first { $0.name == scene.format } }
         var changes: [ReferenceChange] = []
-        for reference in scan.references where !reference.locations.isEmpty && reference.unresolvable == nil {
+        for reference in scan.references where reference.isPlaced && reference.unresolvable == nil {
             let from = layout.checkoutPath(for: reference.scene)
             let to = layout.checkoutPath(for: reference.resolved)
             let relative = CheckoutLayout.relativePath(from: from, to: to)

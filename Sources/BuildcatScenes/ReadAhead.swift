@@ -66,11 +66,14 @@ final class ReadAhead<Value: Sendable>: Sendable {
         guard let slot else { return nil }
         if slot.claim() { return slot.run() }
         slot.finished.wait()
+        // Out of the slot: the queue holds on to the slot until it drains, and a large scan's
+        // layers would stay in memory with it.
+        defer { slot.value = nil }
         return slot.value
     }
 
     /// `value` is written once, by the one thread that claimed the slot, before `finished` is
-    /// signalled; it is read only after `finished` (or by that same thread). `work` is run and
+    /// signalled; it is read (and cleared) only after `finished`, by the one thread that took it. `work` is run and
     /// dropped by that thread too: it may hold the `ReadAhead` itself (work that starts more
     /// work), and a slot never taken must not keep it alive.
     private final class Slot: @unchecked Sendable {

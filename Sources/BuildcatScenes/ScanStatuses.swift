@@ -31,14 +31,17 @@ final class FileStatusPrefetch: Sendable {
         }
     }
 
-    /// Waits for every stat, then puts each status at its reference's index (`.some(nil)` for
-    /// a file that is not there or cannot be stat'ed).
-    func fill(_ byIndex: inout [FileStatus??]) {
+    /// Waits for every stat; then by reference index, the status of each file stat'ed here
+    /// (nil for one that is not there or cannot be stat'ed).
+    func all() -> [Int: FileStatus?] {
         group.wait()
-        batches.withLock { batches in
+        return batches.withLock { batches in
+            var byIndex: [Int: FileStatus?] = [:]
+            byIndex.reserveCapacity(batches.reduce(0) { $0 + $1.indices.count })
             for batch in batches {
                 for (index, status) in zip(batch.indices, batch.statuses) { byIndex[index] = .some(status) }
             }
+            return byIndex
         }
     }
 }
@@ -49,9 +52,12 @@ final class FileStatusPrefetch: Sendable {
 struct ScanStatuses {
     private let prefetch = FileStatusPrefetch()
     private var linked: [ByteKey: FileStatus?] = [:]
-    /// By reference index: the status known so far (`.some(nil)`: nothing there); nil for one
-    /// not known yet (being stat'ed, or not a single file).
-    private var byIndex: [FileStatus??] = []
+    /// What the formats found as they read, kept as each file's array: copied into one array by
+    /// reference, a large scan's statuses were a tenth of its memory.
+    private var known: [ScanStatusTable.Run] = []
+    /// By reference index, the statuses known of files the scan linked (the others are stat'ed).
+    private var linkedByIndex: [Int: FileStatus?] = [:]
+    private var count = 0
 
     /// Takes the references one scanned file added, the first at `firstIndex` in the scan's
     /// result, and the files it links.
@@ -59,17 +65,13 @@ struct ScanStatuses {
     ///   (`SceneFileScan.statuses`); nil when they are to be found here.
     /// - Returns: by linked file, whether it is a regular file, to be read.
     mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) -> [Bool] {
-        precondition(firstIndex == byIndex.count)
+        precondition(firstIndex == count)
+        count += references.count
         if let known {
-            for offset in references.indices {
-                guard references[offset].pattern == .file && references[offset].unresolvable == nil else {
-                    byIndex.append(nil)
-                    continue
-                }
-                byIndex.append(.some(known[offset]))
-                if references[offset].kind == .layer || references[offset].kind == .library {
-                    linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
-                }
+            self.known.append(ScanStatusTable.Run(firstIndex: firstIndex, statuses: known))
+            for offset in references.indices where references[offset].kind == .layer || references[offset].kind == .library {
+                guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
+                linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
             }
         }
         // Linked files not known yet (all of them, unless the format stat'ed its references) are
@@ -87,11 +89,10 @@ struct ScanStatuses {
     private mutating func prefetchStatuses(of references: [SceneReference], firstIndex: Int) {
         var unknown: [(index: Int, path: [UInt8])] = []
         for offset in references.indices {
-            byIndex.append(nil)
             guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
             let links = references[offset].kind == .layer || references[offset].kind == .library
             if links, let status = linked[ByteKey(references[offset].resolvedBytes)] {
-                byIndex[firstIndex + offset] = .some(status)
+                linkedByIndex[firstIndex + offset] = .some(status)
             } else {
                 unknown.append((firstIndex + offset, references[offset].resolvedBytes))
             }
@@ -99,10 +100,40 @@ struct ScanStatuses {
         prefetch.prefetch(unknown)
     }
 
-    /// Waits for every stat; then by reference index, the status of a single-file reference's
-    /// file (`.some(nil)`: nothing there), nil for other references.
-    consuming func all() -> [FileStatus??] {
-        prefetch.fill(&byIndex)
-        return byIndex
+    /// Waits for every stat; then the status of each single-file reference's file.
+    consuming func all() -> ScanStatusTable {
+        var stated = prefetch.all()
+        stated.merge(linkedByIndex) { stat, _ in stat }
+        return ScanStatusTable(runs: known, stated: stated)
+    }
+}
+
+/// The status of each single-file reference's file, by reference index: asked in order of index.
+struct ScanStatusTable {
+    /// One scanned file's statuses, as its format found them, by reference from `firstIndex` on.
+    struct Run {
+        var firstIndex: Int
+        var statuses: [FileStatus?]
+    }
+
+    let runs: [Run]
+    /// The statuses found by the scan itself, by index.
+    let stated: [Int: FileStatus?]
+    /// Where `status(of:)` last looked: indices are asked in order (each then costs one step).
+    private var run = 0
+    private var lastIndex = 0
+
+    init(runs: [Run], stated: [Int: FileStatus?]) {
+        self.runs = runs
+        self.stated = stated
+    }
+
+    /// The status of the file of the single-file reference at `index` (nil: none there).
+    mutating func status(of index: Int) -> FileStatus? {
+        if index < lastIndex { run = 0 }
+        lastIndex = index
+        while run < runs.count && runs[run].firstIndex + runs[run].statuses.count <= index { run += 1 }
+        if run < runs.count && index >= runs[run].firstIndex { return runs[run].statuses[index - runs[run].firstIndex] }
+        return stated[index] ?? nil
     }
 }

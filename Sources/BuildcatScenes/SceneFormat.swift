@@ -93,7 +93,7 @@ public enum SceneRewriter {
     public static func rewrite(_ changes: [ReferenceChange], output: (FilePath) -> FilePath, formats: [any SceneFormat] = makeSceneFormats()) throws {
         var byScene: [[UInt8]: (scene: FilePath, changes: [ReferenceChange])] = [:]
         var order: [[UInt8]] = []
-        for change in changes where !change.reference.locations.isEmpty {
+        for change in changes where change.reference.isPlaced {
             let key = change.reference.scene.bytes
             if byScene[key] == nil {
                 byScene[key] = (change.reference.scene, [])

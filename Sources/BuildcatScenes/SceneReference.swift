@@ -100,33 +100,45 @@ public struct SceneReference: Sendable {
     /// Where the bytes are, for rewriting: one location, or for strips the directory then the
     /// name; none for a path the scene implies without holding it (a default cache directory).
     public var locations: [FieldLocation] {
-        get { storage.fields.locations }
-        set { unique().fields.locations = newValue }
+        get {
+            if let location = storage.fields.location { return [location] }
+            return storage.fields.rareBox?.values.moreLocations ?? []
+        }
+        set {
+            let storage = unique()
+            storage.fields.location = newValue.count == 1 ? newValue[0] : nil
+            if newValue.count > 1 || storage.fields.rareBox != nil { changeRare { $0.moreLocations = newValue.count > 1 ? newValue : [] } }
+        }
     }
+    /// The first of `locations` (the only one, but for strips), without making the array.
+    public var firstLocation: FieldLocation? { storage.fields.location ?? storage.fields.rareBox?.values.moreLocations.first }
+    /// Whether the scene holds the path's bytes somewhere (`locations` is not empty), without
+    /// making the array.
+    public var isPlaced: Bool { storage.fields.location != nil || storage.fields.rareBox?.values.moreLocations.isEmpty == false }
     /// For a directory: only the files whose names start with this belong to the reference.
     public var fileNamePrefix: [UInt8]? {
-        get { storage.fields.fileNamePrefix }
-        set { unique().fields.fileNamePrefix = newValue }
+        get { storage.fields.rareBox?.values.fileNamePrefix }
+        set { changeRare { $0.fileNamePrefix = newValue } }
     }
     /// For a frame sequence: everything in the scene that shows it, each with how it maps the
     /// scene's frames to the sequence's file numbers; nil when that is not known for every user
     /// (then every file of the sequence may be needed at any frame).
     public var sequenceUsers: [SequenceUser]? {
-        get { storage.fields.sequenceUsers }
-        set { unique().fields.sequenceUsers = newValue }
+        get { storage.fields.rareBox?.values.sequenceUsers }
+        set { changeRare { $0.sequenceUsers = newValue } }
     }
     /// Why the path cannot be resolved to files (a variable defined nowhere, an expression
     /// only the application can evaluate); nil when it can. Reported with the missing, never
     /// guessed.
     public var unresolvable: String? {
-        get { storage.fields.unresolvable }
-        set { unique().fields.unresolvable = newValue }
+        get { storage.fields.rareBox?.values.unresolvable }
+        set { changeRare { $0.unresolvable = newValue } }
     }
     /// For a frame sequence: only files numbered in this range belong to it (a Nuke Read's
     /// first and last frames); nil for every number.
     public var frameRange: ClosedRange<Int>? {
-        get { storage.fields.frameRange }
-        set { unique().fields.frameRange = newValue }
+        get { storage.fields.rareBox?.values.frameRange }
+        set { changeRare { $0.frameRange = newValue } }
     }
 
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
@@ -138,8 +150,18 @@ public struct SceneReference: Sendable {
     /// - Parameter resolvedBytes: an absolute, lexically normal path (as `FilePath` would keep it).
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolvedBytes: [UInt8], locations: [FieldLocation]) {
-        storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, kind: kind,
-                                 pattern: pattern, resolvedBytes: resolvedBytes, locations: locations))
+        storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, resolvedBytes: resolvedBytes, kind: kind, pattern: pattern))
+        if !locations.isEmpty { self.locations = locations }
+    }
+
+    /// Sets what few references have, in a new box. Read, then written: a change made in place
+    /// would hold access to the fields across a call, and then every read of them anywhere
+    /// checks for a conflicting access at run time.
+    private mutating func changeRare(_ change: (inout Rare) -> Void) {
+        let storage = unique()
+        var rare = storage.fields.rareBox?.values ?? Rare()
+        change(&rare)
+        storage.fields.rareBox = RareBox(values: rare)
     }
 
     /// The storage, copied first if another reference shares it.
@@ -148,19 +170,36 @@ public struct SceneReference: Sendable {
         return storage
     }
 
+    /// Kind and pattern last, and what few references have in a box of its own: a scan keeps
+    /// tens of thousands of these, and every page of memory costs here (first touched, and
+    /// freed at the exit).
     private struct Fields {
         var scene: FilePath
         var block: String
         var field: String
         var raw: [UInt8]
+        var resolvedBytes: [UInt8]
+        /// The one location most references have, kept without an array of its own; else none,
+        /// and `rare.moreLocations`.
+        var location: FieldLocation? = nil
         var kind: AssetKind
         var pattern: ReferencePattern
-        var resolvedBytes: [UInt8]
-        var locations: [FieldLocation]
+        /// nil while none of them is set; replaced, never changed (copies of the fields share it).
+        var rareBox: RareBox? = nil
+    }
+
+    /// What only some references have.
+    fileprivate struct Rare {
+        var moreLocations: [FieldLocation] = []
         var fileNamePrefix: [UInt8]? = nil
         var sequenceUsers: [SequenceUser]? = nil
         var unresolvable: String? = nil
         var frameRange: ClosedRange<Int>? = nil
+    }
+
+    fileprivate final class RareBox: Sendable {
+        let values: Rare
+        init(values: Rare) { self.values = values }
     }
 
     /// `@unchecked Sendable`: changed only through `unique()`, so never while shared.

@@ -63,7 +63,7 @@ public struct SceneScanner {
                         if asked.contains(target) { linkedBack.insert(target) }
                         // Once per place it is written (a library read again for more of its parts
                         // reports its links again); every place, for rewriting.
-                        let place = reference.scene.bytes + [0] + reference.resolvedBytes + [0] + Array(String(reference.locations.first?.offset ?? -1).utf8)
+                        let place = reference.scene.bytes + [0] + reference.resolvedBytes + [0] + Array(String(reference.firstLocation?.offset ?? -1).utf8)
                         guard !asked.contains(target), reportedLinks.insert(ByteKey(place)).inserted else { continue }
                     }
                     kept.append(reference)
@@ -88,9 +88,9 @@ public struct SceneScanner {
     }
 
     /// Finds the files each reference stands for, and which are missing.
-    /// - Parameter statuses: by reference, the status of a single-file reference's file (every
-    ///   one is stat'ed while the scan reads: `ScanStatuses`).
-    private func expand(_ result: inout ScanResult, statuses: [FileStatus??]) {
+    /// - Parameter statuses: the status of each single-file reference's file (every one is
+    ///   stat'ed while the scan reads: `ScanStatuses`).
+    private func expand(_ result: inout ScanResult, statuses: consuming ScanStatusTable) {
         var listings = DirectoryListings()
         result.assets.reserveCapacity(result.references.count)
         for index in result.references.indices {
@@ -98,7 +98,7 @@ public struct SceneScanner {
             if result.references[index].unresolvable != nil {
                 result.missing.append(index)
             } else if result.references[index].pattern == .file {
-                if let status = statuses[index] ?? nil, status.isRegularFile {
+                if let status = statuses.status(of: index), status.isRegularFile {
                     result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
                 } else {
                     result.missing.append(index)

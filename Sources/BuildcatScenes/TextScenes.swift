@@ -52,10 +52,10 @@ enum TextScenes {
         result.reserveCapacity(bytes.count + 64 * changes.count)
         var position = 0
         // A reference the file implies without holding (a second stereo view) has no place to change.
-        let placed = changes.filter { !$0.reference.locations.isEmpty }
-        for change in placed.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
-            let start = Int(change.reference.locations[0].offset)
-            let end = start + change.reference.locations[0].capacity
+        let placed = changes.filter { $0.reference.isPlaced }
+        for change in placed.sorted(by: { $0.reference.firstLocation!.offset < $1.reference.firstLocation!.offset }) {
+            let start = Int(change.reference.firstLocation!.offset)
+            let end = start + change.reference.firstLocation!.capacity
             guard start >= position, end <= bytes.count else {
                 throw SceneError(scene: displayPath(path), reason: "the path '\(displayBytes(change.reference.raw))' is no longer where the scan found it")
             }

@@ -79,7 +79,9 @@ struct ScanCommand: ParsableCommand {
         }
         output.write(building: { JSONWriter.appendRaw(#"],"assets":["#, to: &$0) })
         // Assets are most of it: made in chunks on every core, written in order.
-        let chunkSize = 1024
+        // Chunks small enough that their buffers come from the heap and are used again
+        // (a buffer of a megabyte is mapped anew, page by page, each time).
+        let chunkSize = 256
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
             var repeated = OriginJSON()
             for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {

@@ -210,7 +210,7 @@ public final class HoudiniFormat: SceneFormat {
         let tokens = frameTokens[path.bytes] ?? [:]
         var replacements: [(range: Range<Int>, value: [UInt8], raw: [UInt8])] = []
         for change in changes {
-            let location = change.reference.locations[0]
+            let location = change.reference.firstLocation!
             var value = change.newRaw
             // Put the frame token back where its digits stand in for it.
             if let frame = tokens[location.offset], let at = TextScenes.lastRangeInName(of: frame.digits, in: value) {

@@ -118,9 +118,9 @@ public final class GLTFFormat: SceneFormat {
         // A binary: rewrite the JSON chunk, then fix its length (padded with spaces) and the file's.
         let (text, offset) = try json(bytes, path: path)
         var chunk = Array(text)
-        for change in changes.sorted(by: { $0.reference.locations[0].offset > $1.reference.locations[0].offset }) {
-            let start = Int(change.reference.locations[0].offset) - offset
-            chunk.replaceSubrange(start..<(start + change.reference.locations[0].capacity), with: TextScenes.escaped(change.newRaw))
+        for change in changes.sorted(by: { $0.reference.firstLocation!.offset > $1.reference.firstLocation!.offset }) {
+            let start = Int(change.reference.firstLocation!.offset) - offset
+            chunk.replaceSubrange(start..<(start + change.reference.firstLocation!.capacity), with: TextScenes.escaped(change.newRaw))
         }
         while chunk.count % 4 != 0 { chunk.append(0x20) }
         func littleEndian(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }

@@ -105,8 +105,8 @@ public final class USDFormat: SceneFormat {
         var result: [UInt8] = []
         result.reserveCapacity(bytes.count + changes.count * 32)
         var position = 0
-        for change in changes.sorted(by: { $0.reference.locations[0].offset < $1.reference.locations[0].offset }) {
-            let location = change.reference.locations[0]
+        for change in changes.sorted(by: { $0.reference.firstLocation!.offset < $1.reference.firstLocation!.offset }) {
+            let location = change.reference.firstLocation!
             let start = Int(location.offset)
             let end = start + location.capacity
             guard start >= position, end <= bytes.count else {
