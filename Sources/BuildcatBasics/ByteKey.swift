@@ -2,27 +2,33 @@ import CXXHash
 import Glibc
 import SystemPackage
 
-/// Bytes (a path, a name) as a set member or dictionary key that hashes in one call.
+/// Bytes (a path, a name) as a set member or dictionary key, hashed once.
 ///
 /// `[UInt8]` itself hashes element by element: a set of 2,000 layer paths cost a scan of a
-/// large USD stage several milliseconds in hashing alone. The bytes are hashed with XXH3 first,
-/// seeded anew in each process as Swift's own hashing is (so that names made to collide in one
-/// run do not in another), and only that word goes through `Hasher`: SipHash over every byte of
-/// a path was three times the cost.
+/// large USD stage several milliseconds in hashing alone. A key hashes its bytes with XXH3 when
+/// it is made, seeded anew in each process as Swift's own hashing is (so that names made to
+/// collide in one run do not in another), and keeps the digest: a set that grows hashes its
+/// members again at every resize, and compares keys along each probe, and both read only the
+/// digest now (reading every path's bytes again missed the cache on each).
 public struct ByteKey: Hashable, Sendable {
     public let bytes: [UInt8]
+    private let digest: UInt64
 
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ path: FilePath) { self.bytes = path.bytes }
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        digest = bytes.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, Self.seed) }
+    }
+
+    public init(_ path: FilePath) { self.init(path.bytes) }
 
     private static let seed = UInt64.random(in: .min ... .max)
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, $0.count, Self.seed) })
+        hasher.combine(digest)
     }
 
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
-        lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
+        lhs.digest == rhs.digest && lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
             rhs.bytes.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
         }
     }

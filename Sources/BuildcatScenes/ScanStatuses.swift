@@ -52,9 +52,6 @@ final class FileStatusPrefetch: Sendable {
 struct ScanStatuses {
     private let prefetch = FileStatusPrefetch()
     private var linked: [ByteKey: FileStatus?] = [:]
-    /// What the formats found as they read, kept as each file's array: copied into one array by
-    /// reference, a large scan's statuses were a tenth of its memory.
-    private var known: [ScanStatusTable.Run] = []
     /// By reference index, the statuses known of files the scan linked (the others are stat'ed).
     private var linkedByIndex: [Int: FileStatus?] = [:]
     private var count = 0
@@ -68,7 +65,6 @@ struct ScanStatuses {
         precondition(firstIndex == count)
         count += references.count
         if let known {
-            self.known.append(ScanStatusTable.Run(firstIndex: firstIndex, statuses: known))
             for offset in references.indices where references[offset].kind == .layer || references[offset].kind == .library {
                 guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
                 linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
@@ -100,11 +96,13 @@ struct ScanStatuses {
         prefetch.prefetch(unknown)
     }
 
-    /// Waits for every stat; then the status of each single-file reference's file.
-    consuming func all() -> ScanStatusTable {
+    /// Waits for every stat; then by reference index, the status of each file stat'ed here or
+    /// linked (nil for one that is not there or cannot be stat'ed). The statuses the formats
+    /// found are not kept here: they are the caller's, with the references.
+    consuming func all() -> [Int: FileStatus?] {
         var stated = prefetch.all()
         stated.merge(linkedByIndex) { stat, _ in stat }
-        return ScanStatusTable(runs: known, stated: stated)
+        return stated
     }
 }
 

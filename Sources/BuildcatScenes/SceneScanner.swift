@@ -45,6 +45,9 @@ public struct SceneScanner {
         let asked = Set(pending.map { ByteKey($0.path) })
         var linkedBack: Set<ByteKey> = []
         var statuses = ScanStatuses()
+        var expansion = Expansion()
+        // References that name a sequence's users, found as each file is merged.
+        var sequenceHolders: [Int] = []
 
         while let (path, part) = pending.popLast() {
             let format = try BuildcatScenes.format(for: path, among: formats)
@@ -54,7 +57,7 @@ public struct SceneScanner {
             let found = try format.scan(path, part: part)
             var kept = found.references
             var keptStatuses = found.statuses
-            if found.references.indices.contains(where: { found.references[$0].kind == .library }) {
+            if found.references.contains(where: { $0.kind == .library }) {
                 kept = []
                 keptStatuses = found.statuses.map { _ in [] }
                 for (offset, reference) in found.references.enumerated() {
@@ -70,8 +73,11 @@ public struct SceneScanner {
                     keptStatuses?.append(found.statuses![offset])
                 }
             }
-            let regular = statuses.add(kept, firstIndex: result.references.count, linking: found.linked.map(\.path), known: keptStatuses)
+            let first = result.references.count
+            let regular = statuses.add(kept, firstIndex: first, linking: found.linked.map(\.path), known: keptStatuses)
             result.references.append(contentsOf: kept)
+            for offset in kept.indices where kept[offset].sequenceUsers != nil { sequenceHolders.append(first + offset) }
+            expansion.expand(&result, from: first, statuses: keptStatuses)
             for index in found.linked.indices.reversed() where regular[index] {
                 pending.append(found.linked[index])
             }
@@ -79,35 +85,69 @@ public struct SceneScanner {
         // A sequence's users are those in the file that holds it. That is all of them only in a
         // scene asked for that no other file links: a library's image may be shown by a node of
         // the file that links it, and a scene linked back may lend its images the same way.
-        for index in result.references.indices where result.references[index].sequenceUsers != nil {
+        for index in sequenceHolders {
             let scene = ByteKey(result.references[index].scene)
             if !asked.contains(scene) || linkedBack.contains(scene) { result.references[index].sequenceUsers = nil }
         }
-        expand(&result, statuses: statuses.all())
+        expansion.finish(&result, stated: statuses.all())
         return result
     }
+}
 
-    /// Finds the files each reference stands for, and which are missing.
-    /// - Parameter statuses: the status of each single-file reference's file (every one is
-    ///   stat'ed while the scan reads: `ScanStatuses`).
-    private func expand(_ result: inout ScanResult, statuses: consuming ScanStatusTable) {
-        var listings = DirectoryListings()
-        result.assets.reserveCapacity(result.references.count)
-        for index in result.references.indices {
-            // Fields read in place: copying each reference whole costs more than the rest.
-            if result.references[index].unresolvable != nil {
-                result.missing.append(index)
-            } else if result.references[index].pattern == .file {
-                if let status = statuses.status(of: index), status.isRegularFile {
-                    result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
-                } else {
-                    result.missing.append(index)
-                }
+/// Finds the files each reference stands for, and which are missing, in the order of the
+/// references: a scanned file's as soon as the scan has merged it, while they are still in the
+/// processor's caches (a pass over all of them at the end missed the cache on every one, and
+/// ran on one core), when its format stat'ed its files as it read; from the first file whose
+/// format did not on, at the end, once every stat is done.
+private struct Expansion {
+    private var listings = DirectoryListings()
+    /// The statuses the formats found, of the files left for the end.
+    private var runs: [ScanStatusTable.Run] = []
+    /// The references before this are expanded.
+    private var expanded = 0
+    /// A file was left for the end: every one after it is too, to keep the order.
+    private var deferring = false
+
+    /// Expands the references from `first` on (one scanned file's), given their statuses by
+    /// reference (`SceneFileScan.statuses`; nil when the scan stats them).
+    mutating func expand(_ result: inout ScanResult, from first: Int, statuses: [FileStatus?]?) {
+        guard !deferring, let statuses else {
+            deferring = true
+            if let statuses { runs.append(ScanStatusTable.Run(firstIndex: first, statuses: statuses)) }
+            return
+        }
+        precondition(first == expanded)
+        for index in first..<result.references.count {
+            expand(&result, index) { statuses[$0 - first] }
+        }
+        expanded = result.references.count
+    }
+
+    /// Expands every reference not expanded yet.
+    /// - Parameter stated: by reference index, the statuses the scan found itself
+    ///   (`ScanStatuses`); the formats' are kept here.
+    mutating func finish(_ result: inout ScanResult, stated: [Int: FileStatus?]) {
+        var statuses = ScanStatusTable(runs: runs, stated: stated)
+        for index in expanded..<result.references.count {
+            expand(&result, index) { statuses.status(of: $0) }
+        }
+        expanded = result.references.count
+    }
+
+    private mutating func expand(_ result: inout ScanResult, _ index: Int, status: (Int) -> FileStatus?) {
+        // Fields read in place: copying each reference whole costs more than the rest.
+        if result.references[index].unresolvable != nil {
+            result.missing.append(index)
+        } else if result.references[index].pattern == .file {
+            if let status = status(index), status.isRegularFile {
+                result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
             } else {
-                let files = listings.files(for: result.references[index])
-                if files.isEmpty && result.references[index].pattern != .directory { result.missing.append(index) }
-                result.assets += files.map { ScannedAsset(reference: index, file: $0) }
+                result.missing.append(index)
             }
+        } else {
+            let files = listings.files(for: result.references[index])
+            if files.isEmpty && result.references[index].pattern != .directory { result.missing.append(index) }
+            result.assets += files.map { ScannedAsset(reference: index, file: $0) }
         }
     }
 }

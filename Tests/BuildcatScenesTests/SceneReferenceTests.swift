@@ -1,4 +1,5 @@
 import BuildcatBasics
+import BuildcatTestSupport
 import Glibc
 @testable import BuildcatScenes
 import SystemPackage
@@ -73,5 +74,34 @@ import Testing
         for index in [9, 0, 7, 3, 5, 1, 8] {
             #expect(table.status(of: index)?.size == expected[index])
         }
+    }
+}
+
+@Suite struct ScanOrderTests {
+    /// Scenes of a format that stats as it reads (USD) and of one the scan stats for (Blender),
+    /// in either order: files are expanded as each is merged until one is left for the end, so
+    /// the result must come out the same as one pass in order would give it.
+    @Test(arguments: [["usd/shot.usda", "blend/linked.blend"], ["blend/linked.blend", "usd/shot.usda"]])
+    func assetsAndMissingFollowTheReferencesWhateverTheFormats(scenes: [String]) throws {
+        let root = FilePath(TestEnvironment.packageRoot).appending("fixtures")
+        let result = try SceneScanner().scan(scenes.map { root.appending($0) })
+        #expect(Set(result.scenes.map(\.format)) == ["usd", "blend"])
+        // In order of reference, and every reference either has files or is missing (a folder
+        // may have neither), never both.
+        #expect(result.assets.map(\.reference) == result.assets.map(\.reference).sorted())
+        #expect(result.missing == result.missing.sorted())
+        let withFiles = Set(result.assets.map(\.reference))
+        #expect(withFiles.isDisjoint(with: result.missing))
+        for index in result.references.indices where result.references[index].pattern != .directory {
+            #expect(withFiles.contains(index) || result.missing.contains(index))
+        }
+        // Each single file's status is its own.
+        for asset in result.assets where result.references[asset.reference].pattern == .file {
+            #expect(asset.file.status == (try FileSystem.status(of: asset.file.path)))
+        }
+        // The same as each scene scanned alone, in the same order.
+        let alone = try scenes.map { try SceneScanner().scan([root.appending($0)]) }
+        #expect(result.assets.map(\.file.pathBytes) == alone.flatMap { $0.assets.map(\.file.pathBytes) })
+        #expect(result.missing.count == alone.reduce(0) { $0 + $1.missing.count })
     }
 }
