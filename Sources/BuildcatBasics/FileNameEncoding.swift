@@ -117,17 +117,31 @@ public enum JSONWriter {
 
     /// Appends an integer in decimal, without making a string of it.
     public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits and a sign
         withUnsafeMutableBytes(of: &digits) { buffer in
+            let count = writeInteger(value, to: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// Writes an integer in decimal at `destination`, which has room for 20 bytes.
+    /// - Returns: how many bytes it wrote.
+    public static func writeInteger(_ value: Int64, to destination: UnsafeMutableRawPointer) -> Int {
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &digits) { buffer in
             var position = buffer.count
             repeat {
                 position -= 1
                 buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            out.append(contentsOf: buffer[position...])
+            if value < 0 {
+                position -= 1
+                buffer[position] = UInt8(ascii: "-")
+            }
+            destination.copyMemory(from: buffer.baseAddress! + position, byteCount: buffer.count - position)
+            return buffer.count - position
         }
     }
 
@@ -150,7 +164,7 @@ public enum JSONWriter {
 
     /// Whether every byte is printable ASCII other than `"` and `\`, eight bytes at a time
     /// (a scan writes megabytes of paths).
-    static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    public static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         /// A byte of `word` that is zero sets its high bit here (exactly, for the first one).

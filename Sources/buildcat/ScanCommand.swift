@@ -55,117 +55,13 @@ struct ScanCommand: ParsableCommand {
         }
         let output = ByteWriter(descriptor: STDOUT_FILENO)
         if json {
-            Self.writeJSON(result, to: output)
+            ScanJSON.write(result, to: output)
         } else {
             let root = try project.map { try FileSystem.absolute(try RawArguments.path($0)) }
             output.write(Self.tree(result, project: root))
         }
         output.flush()
         exitAfterOutput(result.missing.isEmpty ? 0 : 3)
-    }
-
-    /// Writes the scan as JSON, an entry at a time: a scan of 100,000 files is megabytes.
-    static func writeJSON(_ result: ScanResult, to output: ByteWriter) {
-        output.write(building: { JSONWriter.appendRaw(#"{"scenes":["#, to: &$0) })
-        for (index, scene) in result.scenes.enumerated() {
-            output.write { out in
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.appendRaw(#"{"path":"#, to: &out)
-                JSONWriter.appendFileName(scene.path, to: &out)
-                JSONWriter.appendRaw(#","format":"#, to: &out)
-                JSONWriter.appendString(scene.format, to: &out)
-                out.append(UInt8(ascii: "}"))
-            }
-        }
-        output.write(building: { JSONWriter.appendRaw(#"],"assets":["#, to: &$0) })
-        // Assets are most of it: made in chunks on every core, written in order.
-        // Chunks small enough that their buffers come from the heap and are used again
-        // (a buffer of a megabyte is mapped anew, page by page, each time).
-        let chunkSize = 256
-        Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
-            var repeated = OriginJSON()
-            for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendAsset(index, of: result, repeated: &repeated, to: &out)
-            }
-        }, emit: { output.writeUnbuffered($0) })
-        output.write(building: { JSONWriter.appendRaw(#"],"missing":["#, to: &$0) })
-        var repeated = OriginJSON()
-        for (index, referenceIndex) in result.missing.enumerated() {
-            output.write { out in
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.appendRaw(#"{"path":"#, to: &out)
-                JSONWriter.appendFileName(result.references[referenceIndex].resolvedBytes, to: &out)
-                appendOrigin(of: referenceIndex, in: result.references, repeated: &repeated, to: &out)
-                if let reason = result.references[referenceIndex].unresolvable {
-                    JSONWriter.appendRaw(#","unresolvable":"#, to: &out)
-                    JSONWriter.appendString(reason, to: &out)
-                }
-                out.append(UInt8(ascii: "}"))
-            }
-        }
-        output.write(building: { JSONWriter.appendRaw("]}\n", to: &$0) })
-    }
-
-    // Fields are read in place, never the entry or reference whole: copying one retains its
-    // every path and string, a fifth of writing a large scan.
-    private static func appendAsset(_ index: Int, of result: ScanResult, repeated: inout OriginJSON, to out: inout [UInt8]) {
-        JSONWriter.appendRaw(#"{"path":"#, to: &out)
-        JSONWriter.appendFileName(result.assets[index].file.pathBytes, to: &out)
-        JSONWriter.appendRaw(#","size":"#, to: &out)
-        JSONWriter.appendInteger(result.assets[index].file.size, to: &out)
-        appendOrigin(of: result.assets[index].reference, in: result.references, repeated: &repeated, to: &out)
-        if let frame = result.assets[index].file.frame {
-            JSONWriter.appendRaw(#","frames":["#, to: &out)
-            JSONWriter.appendInteger(Int64(frame), to: &out)
-            out.append(UInt8(ascii: "]"))
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    /// The fields every entry has after its path: kind, raw, scene, block, field.
-    private static func appendOrigin(of index: Int, in references: [SceneReference], repeated: inout OriginJSON, to out: inout [UInt8]) {
-        repeated.kind.append(references[index].kind, to: &out) { kind, json in
-            JSONWriter.appendRaw(#","kind":"#, to: &json)
-            JSONWriter.appendString(kind.rawValue, to: &json)
-            JSONWriter.appendRaw(#","raw":"#, to: &json)
-        }
-        JSONWriter.appendFileName(references[index].raw, to: &out)
-        repeated.scene.append(references[index].scene, to: &out) { scene, json in
-            JSONWriter.appendRaw(#","scene":"#, to: &json)
-            JSONWriter.appendFileName(scene, to: &json)
-            JSONWriter.appendRaw(#","block":"#, to: &json)
-        }
-        JSONWriter.appendString(references[index].block, to: &out)
-        repeated.field.append(references[index].field, to: &out) { field, json in
-            JSONWriter.appendRaw(#","field":"#, to: &json)
-            JSONWriter.appendString(field, to: &json)
-        }
-    }
-
-    /// The JSON of the fields that repeat from one entry to the next, each made once per run:
-    /// a scene file's references come one after another, most of one kind and field, and
-    /// making the scene's path and these strings JSON again for each was a third of the time
-    /// of writing a large scan.
-    struct OriginJSON {
-        var kind = RepeatedJSON<AssetKind>()
-        var scene = RepeatedJSON<FilePath>()
-        var field = RepeatedJSON<String>()
-    }
-
-    /// The JSON made last, kept for the same value again.
-    struct RepeatedJSON<Value: Equatable> {
-        private var value: Value?
-        private var json: [UInt8] = []
-
-        mutating func append(_ value: Value, to out: inout [UInt8], render: (Value, inout [UInt8]) -> Void) {
-            if value != self.value {
-                json.removeAll(keepingCapacity: true)
-                render(value, &json)
-                self.value = value
-            }
-            out.append(contentsOf: json)
-        }
     }
 
     /// Each scene, then its references: what they resolve to, how many files, or MISSING.

@@ -38,6 +38,38 @@ import Testing
         #expect(basic.stdoutText.contains("abs.png  [MISSING]  IM absolute missing"))
     }
 
+    /// Most entries are written in one go from pieces kept as JSON; a path that needs escaping
+    /// (a quote, a backslash, bytes that are not UTF-8) is written field by field, and both
+    /// ways give the same JSON as Python's `json.dumps` of names decoded with surrogateescape.
+    @Test func namesThatNeedEscapingAreWrittenAsPythonWouldBesidePlainOnes() throws {
+        let directory = TemporaryDirectory()
+        let odd: [UInt8] = Array("we\"ir\\d".utf8) + [0xFF] + Array(".png".utf8)
+        try writeFile(directory.path.appending(relativeBytes: odd), "odd")
+        try writeFile(directory("plain.png"), "plain!")
+        let layer: [UInt8] = Array("#usda 1.0\ndef \"A\" {\n    asset inputs:file = @./".utf8) + odd
+            + Array("@\n    asset inputs:other = @./plain.png@\n}\n".utf8)
+        try writeFile(directory("stage.usda"), layer)
+        let output = try buildcat(["scan", "--json", directory("stage.usda").string], cache: directory("cache"))
+        #expect(output.status == 0, "\(output.standardError)")
+        let object = try JSONParser.parse(Array(output.standardOutput))
+        guard case .array(let assets)? = object.member("assets") else { Issue.record("no assets"); return }
+        #expect(assets.count == 2)
+        let expectedName = Array("we\"ir\\d".utf16) + [0xDCFF] + Array(".png".utf16)
+        guard case .string(let path)? = assets.first?.member("path"), case .string(let raw)? = assets.first?.member("raw") else {
+            Issue.record("no path"); return
+        }
+        #expect(Array(path.suffix(expectedName.count)) == expectedName)
+        #expect(raw == Array("./".utf16) + expectedName)
+        #expect(assets.first?.member("size") == .integer(3))
+        #expect(assets.last?.member("raw")?.text == "./plain.png")
+        #expect(assets.last?.member("size") == .integer(6))
+        #expect(assets.last?.member("field")?.text == "inputs:other")
+        #expect(assets.last?.member("block")?.text == "line 4")
+        #expect(assets.first?.member("scene") == assets.last?.member("scene"))
+        // The escapes themselves, as Python writes them.
+        #expect(output.stdoutText.contains(#"we\"ir\\d\udcff.png"#))
+    }
+
     /// The scan keeps folders open to stat their files by name; under a small open-file limit,
     /// with layers and textures in more folders than it may keep, it says the same as without.
     @Test func aStageInManyFoldersScansTheSameUnderALowOpenFileLimit() throws {
