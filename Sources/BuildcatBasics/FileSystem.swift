@@ -137,13 +137,21 @@ public enum FileSystem {
     ///   by the descriptor's status, so that no stat of the path is needed first.
     /// - Parameter directories: open folders to open the file by its name in (a scan reads
     ///   thousands of layers from a few folders).
-    public static func readAll(_ path: FilePath, regularOnly: Bool = false, directories: DirectoryHandles? = nil) throws -> [UInt8] {
+    /// - Parameter knownStatus: the file's status when the caller stat'ed it; a regular file's
+    ///   is used instead of stat'ing the open file again.
+    public static func readAll(_ path: FilePath, regularOnly: Bool = false, directories: DirectoryHandles? = nil, knownStatus: FileStatus? = nil) throws -> [UInt8] {
         let descriptor = try directories?.openForReading(path) ?? openForReading(path)
         defer { try? descriptor.close() }
-        let status = try status(of: descriptor, path: path)
-        if regularOnly && !status.isRegularFile {
-            throw FileSystemError(.notRegularFile, operation: "read", path: displayPath(path), detail: "it is a \(status.kindDescription), not a regular file")
+        func check(_ status: FileStatus) throws {
+            if regularOnly && !status.isRegularFile {
+                throw FileSystemError(.notRegularFile, operation: "read", path: displayPath(path), detail: "it is a \(status.kindDescription), not a regular file")
+            }
         }
+        // A regular file the caller stat'ed moments ago is not stat'ed again (a scan reads
+        // thousands of layers whose statuses it has), as long as the read agrees with it.
+        let trusted = knownStatus.flatMap { $0.isRegularFile ? $0 : nil }
+        var status = try trusted ?? status(of: descriptor, path: path)
+        try check(status)
         let size = max(Int(status.size), 0)
         // One byte more than the size, to see the end in the same read: a regular file's read
         // comes back short only at its end. Scans read thousands of layers; each call counts.
@@ -154,6 +162,12 @@ public enum FileSystem {
             } catch let errno as Errno {
                 throw FileSystemError(operation: "read", path: path, errno: errno)
             }
+        }
+        // Not the size it was: it changed since (it may even be a pipe now), so it is stat'ed
+        // after all. (A folder fails the read; the file is opened non-blocking.)
+        if trusted != nil && filled != size {
+            status = try self.status(of: descriptor, path: path)
+            try check(status)
         }
         bytes.removeSubrange(filled...)
         // (Linux hands out at most 0x7ffff000 bytes per read, whatever is left.)

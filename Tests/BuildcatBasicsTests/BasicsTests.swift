@@ -106,6 +106,31 @@ import Testing
 }
 
 @Suite struct ReadAllTests {
+    /// A status the caller has stands for the fstat of the open file; if the file changed
+    /// since, the read still gives all of it, or fails naming it.
+    @Test func aKnownStatusIsTrustedOnlyAsFarAsTheReadAgrees() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("layer"), "short")
+        let stale = try FileSystem.status(of: directory("layer"))
+        let grown = (0..<70_000).map { UInt8(truncatingIfNeeded: $0) }
+        try writeFile(directory("layer"), grown)
+        #expect(try FileSystem.readAll(directory("layer"), regularOnly: true, knownStatus: stale) == grown)
+        try writeFile(directory("shrunk"), "a longer text than it will be")
+        let before = try FileSystem.status(of: directory("shrunk"))
+        try writeFile(directory("shrunk"), "short")
+        #expect(try FileSystem.readAll(directory("shrunk"), regularOnly: true, knownStatus: before) == Array("short".utf8))
+        // Replaced by a folder, or a pipe: an error naming it, never a hang.
+        #expect(rename(directory("layer").string, directory("old").string) == 0)
+        #expect(mkdir(directory("layer").string, 0o755) == 0)
+        let error = #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("layer"), regularOnly: true, knownStatus: stale) }
+        #expect(error?.description.contains("layer") == true)
+        #expect(mkfifo(directory("pipe").string, 0o600) == 0)
+        #expect(throws: FileSystemError.self) { try FileSystem.readAll(directory("pipe"), regularOnly: true, knownStatus: stale) }
+        // A status that is not a regular file's is not trusted: the file is stat'ed.
+        let folder = try FileSystem.status(of: directory.path)
+        #expect(try FileSystem.readAll(directory("old"), regularOnly: true, knownStatus: folder) == grown)
+    }
+
     @Test func readsWholeFilesAndThoseWithoutASizeOfTheirOwn() throws {
         let directory = TemporaryDirectory()
         let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }

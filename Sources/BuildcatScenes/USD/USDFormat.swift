@@ -67,17 +67,18 @@ public final class USDFormat: SceneFormat {
         } else {
             layer = try reader.read(path)
             // The scan goes on with these soon: read them, and what they link, on the other cores.
-            for linkedPath in layer.linkedLayers { Self.readAhead(linkedPath, reader: reader, into: readAhead) }
+            for linked in layer.linkedLayers { Self.readAhead(linked.path, status: linked.status, reader: reader, into: readAhead) }
         }
         if layer.isCrate { crates.insert(key) }
-        let linked = layer.linkedLayers.map { (path: $0, part: LinkedPart.whole) }
+        let linked = layer.linkedLayers.map { (path: $0.path, part: LinkedPart.whole) }
         return SceneFileScan(references: layer.references, linked: linked, statuses: layer.statuses)
     }
 
-    private static func readAhead(_ path: FilePath, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {
+    /// - Parameter status: the layer's status, from the stat of the reference that named it.
+    private static func readAhead(_ path: FilePath, status: FileStatus?, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {
         readAhead.start(ByteKey(path)) {
-            let layer = Result { try reader.read(path) }
-            for linked in (try? layer.get())?.linkedLayers ?? [] { Self.readAhead(linked, reader: reader, into: readAhead) }
+            let layer = Result { try reader.read(path, status: status) }
+            for linked in (try? layer.get())?.linkedLayers ?? [] { Self.readAhead(linked.path, status: linked.status, reader: reader, into: readAhead) }
             return layer
         }
     }

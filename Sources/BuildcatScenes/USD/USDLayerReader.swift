@@ -15,28 +15,31 @@ struct USDLayerReader: Sendable {
         var statuses: [FileStatus?]
         /// A binary crate (`PXR-USDC`), not text.
         var isCrate: Bool
-        /// The USD layers it composes, to be read next.
-        var linkedLayers: [FilePath]
+        /// The USD layers it composes, to be read next, each with its status (nil: none there).
+        var linkedLayers: [(path: FilePath, status: FileStatus?)]
 
         /// Stats each single-file reference's file here, on the thread that read the layer:
         /// the scan needs them all, and a layer's files are mostly in one folder.
         init(references: [SceneReference], isCrate: Bool, directories: DirectoryHandles) {
             self.references = references
             self.isCrate = isCrate
+            let statuses = directories.statuses(count: references.count, ofBytes: { index in
+                references[index].pattern == .file ? references[index].resolvedBytes : nil
+            })
+            self.statuses = statuses
             // Fields read in place: a closure over each reference would copy it whole.
             linkedLayers = references.indices.compactMap { index in
                 guard references[index].kind == .layer else { return nil }
                 let path = references[index].resolvedBytes
-                return path.withUnsafeBufferPointer { FilePath.hasExtension($0, in: USDFormat.layerExtensions) } ? FilePath(bytes: path) : nil
+                guard path.withUnsafeBufferPointer({ FilePath.hasExtension($0, in: USDFormat.layerExtensions) }) else { return nil }
+                return (FilePath(bytes: path), statuses[index])
             }
-            statuses = directories.statuses(count: references.count, ofBytes: { index in
-                references[index].pattern == .file ? references[index].resolvedBytes : nil
-            })
         }
     }
 
-    func read(_ path: FilePath) throws -> Layer {
-        let bytes = try FileSystem.readAll(path, regularOnly: true, directories: directories)
+    /// - Parameter status: the layer's status, when the layer that names it stat'ed it.
+    func read(_ path: FilePath, status: FileStatus? = nil) throws -> Layer {
+        let bytes = try FileSystem.readAll(path, regularOnly: true, directories: directories, knownStatus: status)
         // The folder, from the path's bytes: `removeLastComponent` parses the whole path.
         let directory = PathJoiner(directory: path.withBytes { path in
             var slash = path.count
