@@ -95,10 +95,10 @@ public struct SceneScanner {
 }
 
 /// Finds the files each reference stands for, and which are missing, in the order of the
-/// references: a scanned file's as soon as the scan has merged it, while they are still in the
-/// processor's caches (a pass over all of them at the end missed the cache on every one, and
-/// ran on one core), when its format stat'ed its files as it read; from the first file whose
-/// format did not on, at the end, once every stat is done.
+/// references. A scanned file whose format stat'ed its files as it read is expanded as soon as
+/// the scan has merged it, while its references are still in the processor's caches (one pass
+/// over all of them at the end missed the cache on every one, on one core). From the first file
+/// whose format did not, every file is expanded at the end, once every stat is done.
 private struct Expansion {
     private var listings = DirectoryListings()
     /// The statuses the formats found, of the files left for the end.
