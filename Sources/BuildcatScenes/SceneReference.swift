@@ -154,6 +154,22 @@ public struct SceneReference: Sendable {
         if !locations.isEmpty { self.locations = locations }
     }
 
+    /// Asks the processor to fetch what reading this reference touches, ahead of a pass over many
+    /// (writing a scan's JSON): its fields, or with `paths`, the bytes of its raw and resolved
+    /// paths — which needs the fields in cache already, so a pass asks for the fields of an
+    /// entry further ahead than for its paths. Nothing is retained: touching a reference's count
+    /// would itself wait for the memory.
+    public func prefetch(paths: Bool) {
+        if paths {
+            prefetchForReading(storage.fields.raw._baseAddressIfContiguous)
+            prefetchForReading(storage.fields.resolvedBytes._baseAddressIfContiguous)
+        } else {
+            let fields = Unmanaged.passUnretained(storage).toOpaque()
+            prefetchForReading(fields)
+            prefetchForReading(fields + 64)
+        }
+    }
+
     /// Sets what few references have, in a new box. Read, then written: a change made in place
     /// would hold access to the fields across a call, and then every read of them anywhere
     /// checks for a conflicting access at run time.

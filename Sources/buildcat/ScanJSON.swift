@@ -23,7 +23,9 @@ enum ScanJSON {
         let chunkSize = 256
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
             var repeated = RepeatedJSON()
-            for index in (chunk * chunkSize)..<min((chunk + 1) * chunkSize, result.assets.count) {
+            let end = min((chunk + 1) * chunkSize, result.assets.count)
+            for index in (chunk * chunkSize)..<end {
+                prefetch(ahead: index, before: end, in: result)
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 let asset = result.assets[index]
                 if asset.file.frame != nil || !appendPlainAsset(asset, result.references[asset.reference], repeated: &repeated, to: &out) {
@@ -46,6 +48,21 @@ enum ScanJSON {
             }
         }
         output.write(building: { JSONWriter.appendRaw("]}\n", to: &$0) })
+    }
+
+    /// How far ahead of the entry being written its references' memory is asked for: the
+    /// references were made on other threads long before, and are mostly out of the caches.
+    private static let prefetchDistance = 12
+
+    /// Asks for the fields of the entry two distances ahead, and the paths of the one a
+    /// distance ahead (its fields asked for a distance ago).
+    private static func prefetch(ahead index: Int, before end: Int, in result: ScanResult) {
+        result.assets.withUnsafeBufferPointer { assets in
+            result.references.withUnsafeBufferPointer { references in
+                if index + 2 * prefetchDistance < end { references[assets[index + 2 * prefetchDistance].reference].prefetch(paths: false) }
+                if index + prefetchDistance < end { references[assets[index + prefetchDistance].reference].prefetch(paths: true) }
+            }
+        }
     }
 
     /// An asset entry, field by field, each escaped as it needs.
