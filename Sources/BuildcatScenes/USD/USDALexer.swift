@@ -88,9 +88,10 @@ struct USDALexer {
         }
     }
 
-    /// By byte: 0 for one that means nothing here, nor starts an identifier; `identifierStart` (and `identifierByte`) for a
-    /// letter, `_` or any byte of a multi-byte character; `identifierByte` alone for a digit, `:`
-    /// or `.` (inside an identifier only); `special` for `#`, quotes, `<`, `@`, `=` and brackets.
+    /// By byte: 0 for one that means nothing here and starts no identifier; `identifierStart`
+    /// (which holds `identifierByte`) for a letter, `_` or any byte of a multi-byte character;
+    /// `identifierByte` alone for a digit, `:` or `.` (inside an identifier only); `special` for
+    /// `#`, quotes, `<`, `@`, `=` and brackets.
     private static let classes: [UInt8] = (0...255).map { value -> UInt8 in
         let byte = UInt8(value)
         if Array("#\"'<@=[({])}".utf8).contains(byte) { return special }
