@@ -80,8 +80,7 @@ public final class DirectoryHandles: Sendable {
     /// Calls `body` with the open folder of `path` and the file's name in it, or with -1 and
     /// the whole path when the folder is not kept open (each as a C string).
     private func withName<Result>(of path: UnsafeBufferPointer<UInt8>, last: inout LastDirectory, _ body: (Int32, UnsafePointer<CChar>) -> Result) -> Result {
-        var slash = path.count
-        while slash > 0 && path[slash - 1] != UInt8(ascii: "/") { slash -= 1 }
+        let slash = FilePath.lastComponentStart(of: path)
         var directory: Int32 = -1
         // Not absolute, or a folder of its own (`/`, `/a/`): the whole path.
         if slash > 1, path[0] == UInt8(ascii: "/"), slash < path.count {
@@ -94,12 +93,7 @@ public final class DirectoryHandles: Sendable {
             directory = last.descriptor
         }
         let given = directory < 0 ? UnsafeBufferPointer(rebasing: path[...]) : UnsafeBufferPointer(rebasing: path[slash...])
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: given.count + 1) { cString in
-            let start = cString.baseAddress!
-            if let source = given.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: given.count) }
-            start[given.count] = 0
-            return body(directory, start)
-        }
+        return FilePath.withCString(of: given) { body(directory, $0) }
     }
 
     /// The open directory, opened now if it is not yet; -1 when it cannot be opened or too many
@@ -108,9 +102,7 @@ public final class DirectoryHandles: Sendable {
         let key = ByteKey(directory)
         // At the limit, a folder not yet open is not opened (and closed again) at all.
         if let known = handles.withLock({ $0[key] ?? ($0.count < Self.limit ? nil : -1) }) { return known }
-        let opened = (directory + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { buildcat_open_directory_path($0.baseAddress!) }
-        }
+        let opened = directory.withUnsafeBufferPointer { FilePath.withCString(of: $0) { buildcat_open_directory_path($0) } }
         return handles.withLock { handles in
             // Another thread may have opened it meanwhile: keep one.
             if let known = handles[key] {

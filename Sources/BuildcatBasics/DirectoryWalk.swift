@@ -123,21 +123,32 @@ public struct DirectoryWalker: Sendable {
 extension FilePath.Component {
     /// A component from a name's bytes, which must not contain `/` or NUL.
     public init(bytes: [UInt8]) {
-        self = (bytes + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { FilePath.Component(platformString: $0.baseAddress!)! }
-        }
+        self = bytes.withUnsafeBufferPointer { FilePath.withCString(of: $0) { FilePath.Component(platformString: $0)! } }
     }
 }
 
 extension FilePath {
     /// A path from its bytes, kept exactly (no decoding).
     public init(bytes: [UInt8]) {
-        // Made a C string on the stack: joining a NUL to the bytes made two arrays more.
-        self = withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { cString in
-            bytes.withUnsafeBytes { UnsafeMutableRawPointer(cString.baseAddress!).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(cString.baseAddress!), byteCount: bytes.count) }
-            cString[bytes.count] = 0
-            return FilePath(platformString: cString.baseAddress!)
+        self = bytes.withUnsafeBufferPointer { FilePath.withCString(of: $0) { FilePath(platformString: $0) } }
+    }
+
+    /// Calls `body` with `bytes` as a C string, made on the stack (joining a NUL to an array
+    /// made two arrays more, for each of thousands of paths).
+    public static func withCString<Result>(of bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { cString in
+            let start = cString.baseAddress!
+            if let source = bytes.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: bytes.count) }
+            start[bytes.count] = 0
+            return try body(start)
         }
+    }
+
+    /// Where the last component of a path given as bytes starts: after its last '/', or 0.
+    public static func lastComponentStart(of path: UnsafeBufferPointer<UInt8>) -> Int {
+        var start = path.count
+        while start > 0 && path[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        return start
     }
 
     /// Whether the last component's extension (`png` of `a.b.png`; none for `.hidden`) is one
@@ -149,8 +160,7 @@ extension FilePath {
 
     /// `hasExtension(in:)` of a path given as bytes.
     public static func hasExtension(_ path: UnsafeBufferPointer<UInt8>, in extensions: [[UInt8]]) -> Bool {
-        var componentStart = path.count
-        while componentStart > 0 && path[componentStart - 1] != UInt8(ascii: "/") { componentStart -= 1 }
+        let componentStart = lastComponentStart(of: path)
         var dot = path.count
         while dot > componentStart && path[dot - 1] != UInt8(ascii: ".") { dot -= 1 }
         // No dot, or only a leading one (`.hidden`): no extension.

@@ -212,6 +212,19 @@ import Testing
         #expect(FilePath(path).hasExtension(in: extensions) == matches)
         #expect(FilePath(path).hasExtension(in: extensions) == extensions.contains(Array((FilePath(path).extension ?? "").utf8)))
     }
+
+    @Test(arguments: [("", 0), ("a", 0), ("/", 1), ("/a", 1), ("a/bc", 2), ("/a/b/", 5), ("/a/bc.png", 3)])
+    func theLastComponentStartsAfterTheLastSlash(path: String, start: Int) {
+        #expect(Array(path.utf8).withUnsafeBufferPointer { FilePath.lastComponentStart(of: $0) } == start)
+    }
+
+    @Test func pathsMadeFromBytesKeepThemUpToANUL() {
+        let bytes: [UInt8] = Array("/a/we".utf8) + [0xFF] + Array("ird.png".utf8)
+        #expect(FilePath(bytes: bytes).bytes == bytes)
+        #expect(FilePath(bytes: []).bytes == [])
+        #expect(FilePath(bytes: Array("/a".utf8) + [0] + Array("b".utf8)).bytes == Array("/a".utf8))
+        #expect(FilePath.Component(bytes: [0x61, 0xFE]) == FilePath(bytes: [0x61, 0xFE]).lastComponent)
+    }
 }
 
 @Suite struct JSONWriterTests {

@@ -42,9 +42,8 @@ struct USDLayerReader: Sendable {
         let bytes = try FileSystem.readAll(path, regularOnly: true, directories: directories, knownStatus: status)
         // The folder, from the path's bytes: `removeLastComponent` parses the whole path.
         let directory = PathJoiner(directory: path.withBytes { path in
-            var slash = path.count
-            while slash > 0 && path[slash - 1] != UInt8(ascii: "/") { slash -= 1 }
-            return slash <= 1 ? Array(path[..<slash]) : Array(path[..<(slash - 1)])
+            let slash = FilePath.lastComponentStart(of: path)
+            return Array(path[..<(slash <= 1 ? slash : slash - 1)])  // `/` itself keeps its slash
         })
         if bytes.starts(with: USDCrate.magic) {
             return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory), isCrate: true, directories: directories)
