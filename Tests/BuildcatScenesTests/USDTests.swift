@@ -237,3 +237,35 @@ import Testing
         #expect(check.stdoutText.hasPrefix("2"), "\(check.standardError)")
     }
 }
+
+@Suite struct USDSearchPathTests {
+    /// A path without `./` is the layer's neighbour if that exists, else found in the search
+    /// path's folders, else missing beside the layer; the status found while looking is the one
+    /// the asset gets.
+    @Test func searchPathsResolveBesideTheLayerThenInTheSearchPath() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("stage/tex/here.png"), "here")
+        try writeFile(directory("stage/anchored.png"), "anchored!")
+        try writeFile(directory("library/lib.png"), "in the library")
+        try writeFile(directory("library/tex/here.png"), "shadowed: the layer's neighbour wins")
+        try writeFile(directory("stage/a.usda"), """
+            #usda 1.0
+            def "A" {
+                asset inputs:a = @tex/here.png@
+                asset inputs:b = @lib.png@
+                asset inputs:c = @gone.png@
+                asset inputs:d = @./anchored.png@
+            }
+
+            """)
+        let format = USDFormat(environment: ["PXR_AR_DEFAULT_SEARCH_PATH": "/nonexistent/folder:" + directory("library").string])
+        let result = try SceneScanner().scan([directory("stage/a.usda")], formats: [format])
+        let sizes = Dictionary(uniqueKeysWithValues: result.assets.map { (String(decoding: result.references[$0.reference].raw, as: UTF8.self), $0.file) })
+        #expect(sizes["tex/here.png"]?.path == directory("stage/tex/here.png"))
+        #expect(sizes["tex/here.png"]?.size == 4)
+        #expect(sizes["lib.png"]?.path == directory("library/lib.png"))
+        #expect(sizes["lib.png"]?.size == 14)
+        #expect(sizes["./anchored.png"]?.size == 9)
+        #expect(result.missing.map { result.references[$0].resolved } == [directory("stage/gone.png")])
+    }
+}

@@ -20,12 +20,15 @@ struct USDLayerReader: Sendable {
 
         /// Stats each single-file reference's file here, on the thread that read the layer:
         /// the scan needs them all, and a layer's files are mostly in one folder.
-        init(references: [SceneReference], isCrate: Bool, directories: DirectoryHandles) {
+        /// - Parameter known: by reference, the status found while resolving it (a search
+        ///   path is looked for), not stat'ed again; nil where none was.
+        init(references: [SceneReference], known: [FileStatus??], isCrate: Bool, directories: DirectoryHandles) {
             self.references = references
             self.isCrate = isCrate
-            let statuses = directories.statuses(count: references.count, ofBytes: { index in
-                references[index].pattern == .file ? references[index].resolvedBytes : nil
+            var statuses = directories.statuses(count: references.count, ofBytes: { index in
+                references[index].pattern == .file && known[index] == nil ? references[index].resolvedBytes : nil
             })
+            for index in known.indices { if let status = known[index] { statuses[index] = status } }
             self.statuses = statuses
             // Fields read in place: a closure over each reference would copy it whole.
             linkedLayers = references.indices.compactMap { index in
@@ -46,7 +49,8 @@ struct USDLayerReader: Sendable {
             return Array(path[..<(slash <= 1 ? slash : slash - 1)])  // `/` itself keeps its slash
         })
         if bytes.starts(with: USDCrate.magic) {
-            return Layer(references: try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory), isCrate: true, directories: directories)
+            let (references, known) = try crateReferences(USDCrate(bytes, path: path), path: path, directory: directory)
+            return Layer(references: references, known: known, isCrate: true, directories: directories)
         }
         guard bytes.starts(with: Array("#usda ".utf8)) else {
             throw SceneError(scene: displayPath(path), reason: "it is neither a USD text layer (#usda) nor a crate file (PXR-USDC)")
@@ -59,7 +63,9 @@ struct USDLayerReader: Sendable {
         }
         var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
+        var known: [FileStatus??] = []
         references.reserveCapacity(found.count)
+        known.reserveCapacity(found.count)
         // Layers use few keys, each for many paths: what a key means is worked out once per run of it.
         var lastKey: ArraySlice<UInt8>? = nil
         var lastField = ""
@@ -71,11 +77,13 @@ struct USDLayerReader: Sendable {
                 lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
                 lastIsLayer = USDFormat.isLayerKey(key)
             }
-            references.append(reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
-                                        block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
-                                        location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count)))
+            let (found, status) = reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
+                                            block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
+                                            location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count))
+            references.append(found)
+            known.append(status)
         }
-        return Layer(references: references, isCrate: false, directories: directories)
+        return Layer(references: references, known: known, isCrate: false, directories: directories)
     }
 
     /// `line 12`: what a text layer's references give as their block (an interpolated string
@@ -104,23 +112,30 @@ struct USDLayerReader: Sendable {
     /// samples, dictionaries, sublayers, reference and payload list ops), missing or not. A crate
     /// older than 0.4, whose FIELDS are not read, gives the tokens instead that name a file that
     /// exists or a USD layer.
-    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: PathJoiner) throws -> [SceneReference] {
+    /// - Returns: the references, and by reference the status found while resolving it (nil
+    ///   where none was looked for).
+    private func crateReferences(_ crate: USDCrate, path: FilePath, directory: PathJoiner) throws -> (references: [SceneReference], known: [FileStatus??]) {
         var references: [SceneReference] = []
+        var known: [FileStatus??] = []
         var seen: Set<[UInt8]> = []
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
             guard !value.isEmpty, seen.insert(value).inserted else { return }
-            var found = reference(value, isLayer: false, field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
+            var (found, status) = reference(value, isLayer: false, field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
             let isLayer = found.resolvedBytes.withUnsafeBufferPointer { FilePath.hasExtension($0, in: Self.layerOrPackageExtensions) }
-            if onlyIfUsed && !isLayer && found.pattern != .udim && (try? FileSystem.statusIfPresent(of: found.resolved))??.isRegularFile != true { return }
+            if onlyIfUsed && !isLayer && found.pattern != .udim {
+                status = status ?? .some(Self.status(of: found.resolvedBytes))
+                guard status??.isRegularFile == true else { return }
+            }
             found.kind = isLayer ? .layer : .asset
             references.append(found)
+            known.append(status)
         }
         if let assetPaths = crate.assetPaths {
             for value in assetPaths { add(value, block: "asset field", onlyIfUsed: false) }
         } else {
             for token in crate.tokens where Self.looksLikePath(token) { add(token, block: "token table", onlyIfUsed: true) }
         }
-        return references
+        return (references, known)
     }
 
     private static let layerOrPackageExtensions = USDFormat.layerExtensions + [Array("usdz".utf8)]
@@ -128,26 +143,37 @@ struct USDLayerReader: Sendable {
     /// - Parameters:
     ///   - isLayer: whether the path is the value of one of `USDFormat.layerKeys`.
     ///   - field: the key as text (`asset path` when there is none).
-    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String, location: FieldLocation) -> SceneReference {
+    /// - Returns: the reference, and the status of its file when resolving it stat'ed it.
+    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String,
+                           location: FieldLocation) -> (reference: SceneReference, status: FileStatus??) {
         let tiled = UDIM.hasToken(raw)
-        return SceneReference(scene: path, block: block, field: field, raw: raw,
-                              kind: isLayer ? .layer : .asset, pattern: tiled ? .udim : .file,
-                              resolvedBytes: resolve(raw, directory: directory, tiled: tiled), locations: [location])
+        let resolved = resolve(raw, directory: directory, tiled: tiled)
+        let reference = SceneReference(scene: path, block: block, field: field, raw: raw, kind: isLayer ? .layer : .asset,
+                                       pattern: tiled ? .udim : .file, resolvedBytes: resolved.bytes, locations: [location])
+        return (reference, resolved.status)
     }
 
     /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
     /// path relative to the layer if there, else in the search path's folders, else (missing)
     /// relative to the layer.
-    private func resolve(_ raw: [UInt8], directory: PathJoiner, tiled: Bool) -> [UInt8] {
-        if raw.first == UInt8(ascii: "/") { return FilePath.normalizedJoinBytes([], raw) }
+    /// - Returns: the path, and for a search path the status of what was found (`.some(nil)`:
+    ///   nothing), which need not be stat'ed again.
+    private func resolve(_ raw: [UInt8], directory: PathJoiner, tiled: Bool) -> (bytes: [UInt8], status: FileStatus??) {
+        if raw.first == UInt8(ascii: "/") { return (FilePath.normalizedJoinBytes([], raw), nil) }
         let anchored = directory.join(raw)
-        if Self.isAnchored(raw) || tiled { return anchored }
-        if (try? FileSystem.statusIfPresent(of: FilePath(bytes: anchored))) != nil { return anchored }
+        if Self.isAnchored(raw) || tiled { return (anchored, nil) }
+        if let status = Self.status(of: anchored) { return (anchored, status) }
         for folder in searchPath {
             let candidate = FilePath.normalizedJoinBytes(folder.bytes, raw)
-            if (try? FileSystem.statusIfPresent(of: FilePath(bytes: candidate))) != nil { return candidate }
+            if let status = Self.status(of: candidate) { return (candidate, status) }
         }
-        return anchored
+        return (anchored, .some(nil))
+    }
+
+    /// The status of the file at `path` (followed if a link); nil when there is none or it
+    /// cannot be stat'ed.
+    private static func status(of path: [UInt8]) -> FileStatus? {
+        (try? FileSystem.statusIfPresent(of: FilePath(bytes: path))) ?? nil
     }
 
     /// `./…` or `../…`.
