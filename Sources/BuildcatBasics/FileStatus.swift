@@ -86,11 +86,7 @@ extension FileSystem {
     /// walks only the part below it.
     public static func statusIfPresent(relativePath: [UInt8], in directory: FileDescriptor) -> FileStatus? {
         var raw = stat()
-        var terminated = relativePath
-        terminated.append(0)
-        let result = terminated.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { fstatat(directory.rawValue, $0, &raw, 0) }
-        }
+        let result = relativePath.withUnsafeBufferPointer { FilePath.withCString(of: $0) { fstatat(directory.rawValue, $0, &raw, 0) } }
         return result == 0 ? FileStatus(raw) : nil
     }
 

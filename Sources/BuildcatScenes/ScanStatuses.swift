@@ -54,7 +54,6 @@ struct ScanStatuses {
     private var linked: [ByteKey: FileStatus?] = [:]
     /// By reference index, the statuses known of files the scan linked (the others are stat'ed).
     private var linkedByIndex: [Int: FileStatus?] = [:]
-    private var count = 0
 
     /// Takes the references one scanned file added, the first at `firstIndex` in the scan's
     /// result, and the files it links.
@@ -62,11 +61,8 @@ struct ScanStatuses {
     ///   (`SceneFileScan.statuses`); nil when they are to be found here.
     /// - Returns: by linked file, whether it is a regular file, to be read.
     mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) -> [Bool] {
-        precondition(firstIndex == count)
-        count += references.count
         if let known {
-            for offset in references.indices where references[offset].kind == .layer || references[offset].kind == .library {
-                guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
+            for offset in references.indices where Self.linksFile(references[offset]) {
                 linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])
             }
         }
@@ -86,14 +82,18 @@ struct ScanStatuses {
         var unknown: [(index: Int, path: [UInt8])] = []
         for offset in references.indices {
             guard references[offset].pattern == .file && references[offset].unresolvable == nil else { continue }
-            let links = references[offset].kind == .layer || references[offset].kind == .library
-            if links, let status = linked[ByteKey(references[offset].resolvedBytes)] {
+            if Self.linksFile(references[offset]), let status = linked[ByteKey(references[offset].resolvedBytes)] {
                 linkedByIndex[firstIndex + offset] = .some(status)
             } else {
                 unknown.append((firstIndex + offset, references[offset].resolvedBytes))
             }
         }
         prefetch.prefetch(unknown)
+    }
+
+    /// Whether the reference names one file the scan links (a library, a layer).
+    private static func linksFile(_ reference: SceneReference) -> Bool {
+        (reference.kind == .layer || reference.kind == .library) && reference.pattern == .file && reference.unresolvable == nil
     }
 
     /// Waits for every stat; then by reference index, the status of each file stat'ed here or

@@ -53,7 +53,9 @@ public struct FieldLocation: Sendable, Equatable, Hashable {
 /// Its fields live in one shared object, copied only when a copy of the reference is changed:
 /// a scan copies every reference from each file's list into its own, and a struct of six
 /// counted fields cost six reference counts each way (4% of a large USD scan's CPU time) and
-/// 120 bytes a reference in every array of them.
+/// 120 bytes a reference in every array of them. Each property reads and writes its field
+/// itself: one generic accessor through key paths made every read check for conflicting
+/// access at run time (8% more instructions in a large scan).
 public struct SceneReference: Sendable {
     private var storage: Storage
 
