@@ -50,54 +50,54 @@ public struct FieldLocation: Sendable, Equatable, Hashable {
 
 /// One path a scene holds.
 ///
-/// Its fields live in one shared object, copied only when a copy of the reference is changed:
-/// a scan copies every reference from each file's list into its own, and a struct of six
+/// Its fields live in one shared object that is never changed (a change makes a new one): a
+/// scan copies every reference from each file's list into its own, and a struct of six
 /// counted fields cost six reference counts each way (4% of a large USD scan's CPU time) and
-/// 120 bytes a reference in every array of them. Each property reads and writes its field
-/// itself: one generic accessor through key paths made every read check for conflicting
-/// access at run time (8% more instructions in a large scan).
+/// 120 bytes a reference in every array of them. Fields that cannot change are read in place,
+/// with no check for a conflicting access (a generic accessor through key paths made every
+/// read check at run time: 8% more instructions in a large scan).
 public struct SceneReference: Sendable {
     private var storage: Storage
 
     /// The scene file that holds the reference (a library for linked data).
     public var scene: FilePath {
         get { storage.fields.scene }
-        set { unique().fields.scene = newValue }
+        set { change { $0.scene = newValue } }
     }
     /// The block or node it came from, as a person can find it: `IM wood`, `OB Plane: cache`.
     public var block: String {
         get { storage.fields.block }
-        set { unique().fields.block = newValue }
+        set { change { $0.block = newValue } }
     }
     /// The field: `name[1024]`, or for strips `dir[768] + name[256]`.
     public var field: String {
         get { storage.fields.field }
-        set { unique().fields.field = newValue }
+        set { change { $0.field = newValue } }
     }
     /// The bytes as authored.
     public var raw: [UInt8] {
         get { storage.fields.raw }
-        set { unique().fields.raw = newValue }
+        set { change { $0.raw = newValue } }
     }
     public var kind: AssetKind {
         get { storage.fields.kind }
-        set { unique().fields.kind = newValue }
+        set { change { $0.kind = newValue } }
     }
     public var pattern: ReferencePattern {
         get { storage.fields.pattern }
-        set { unique().fields.pattern = newValue }
+        set { change { $0.pattern = newValue } }
     }
     /// The absolute path the reference resolves to, still with its pattern (`<UDIM>`, the
     /// first frame's number, a directory).
     public var resolved: FilePath {
         get { FilePath(bytes: storage.fields.resolvedBytes) }
-        set { unique().fields.resolvedBytes = newValue.bytes }
+        set { change { $0.resolvedBytes = newValue.bytes } }
     }
     /// `resolved` as bytes, as it is kept: a `FilePath` is made by examining every byte, which
     /// for the tens of thousands of references of a large scan was 6% of its CPU time.
     public var resolvedBytes: [UInt8] {
         get { storage.fields.resolvedBytes }
-        set { unique().fields.resolvedBytes = newValue }
+        set { change { $0.resolvedBytes = newValue } }
     }
     /// Where the bytes are, for rewriting: one location, or for strips the directory then the
     /// name; none for a path the scene implies without holding it (a default cache directory).
@@ -106,11 +106,7 @@ public struct SceneReference: Sendable {
             if let location = storage.fields.location { return [location] }
             return storage.fields.rareBox?.values.moreLocations ?? []
         }
-        set {
-            let storage = unique()
-            storage.fields.location = newValue.count == 1 ? newValue[0] : nil
-            if newValue.count > 1 || storage.fields.rareBox != nil { changeRare { $0.moreLocations = newValue.count > 1 ? newValue : [] } }
-        }
+        set { change { $0.place(at: newValue) } }
     }
     /// The first of `locations` (the only one, but for strips), without making the array.
     public var firstLocation: FieldLocation? { storage.fields.location ?? storage.fields.rareBox?.values.moreLocations.first }
@@ -152,8 +148,33 @@ public struct SceneReference: Sendable {
     /// - Parameter resolvedBytes: an absolute, lexically normal path (as `FilePath` would keep it).
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolvedBytes: [UInt8], locations: [FieldLocation]) {
-        storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, resolvedBytes: resolvedBytes, kind: kind, pattern: pattern))
-        if !locations.isEmpty { self.locations = locations }
+        var fields = Fields(scene: scene, block: block, field: field, raw: raw, resolvedBytes: resolvedBytes, kind: kind, pattern: pattern)
+        fields.place(at: locations)
+        storage = Storage(fields)
+    }
+
+    /// A reference at one location (most are), without an array for it.
+    public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
+                pattern: ReferencePattern, resolvedBytes: [UInt8], location: FieldLocation) {
+        storage = Storage(Fields(scene: scene, block: block, field: field, raw: raw, resolvedBytes: resolvedBytes,
+                                 location: location, kind: kind, pattern: pattern))
+    }
+
+    /// Calls `body` with the bytes of `raw`, without a copy of the array (nor counting a
+    /// reference to it: a pass over every reference, writing a scan's JSON, spent a sixth of
+    /// its time counting references).
+    public func withRaw<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try storage.fields.raw.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with `scene`, without a copy (as `withRaw` does).
+    public func withScene<Result>(_ body: (FilePath) throws -> Result) rethrows -> Result {
+        try body(storage.fields.scene)
+    }
+
+    /// Calls `body` with the bytes of `resolvedBytes`, as `withRaw` does.
+    public func withResolvedBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try storage.fields.resolvedBytes.withUnsafeBufferPointer(body)
     }
 
     /// Asks the processor to fetch what reading this reference touches, ahead of a pass over many
@@ -161,31 +182,37 @@ public struct SceneReference: Sendable {
     /// paths — which needs the fields in cache already, so a pass asks for the fields of an
     /// entry further ahead than for its paths. Nothing is retained: touching a reference's count
     /// would itself wait for the memory.
-    public func prefetch(paths: Bool) {
-        if paths {
+    public static func prefetch(_ reference: UnsafePointer<SceneReference>, paths: Bool) {
+        // The storage's address read as the bits it is (the reference's only stored property),
+        // and its fields through it without a count.
+        let object = UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self)
+        guard paths else {
+            prefetchForReading(object)
+            prefetchForReading(object + 64)
+            return
+        }
+        Unmanaged<Storage>.fromOpaque(object)._withUnsafeGuaranteedRef { storage in
             prefetchForReading(storage.fields.raw._baseAddressIfContiguous)
             prefetchForReading(storage.fields.resolvedBytes._baseAddressIfContiguous)
-        } else {
-            let fields = Unmanaged.passUnretained(storage).toOpaque()
-            prefetchForReading(fields)
-            prefetchForReading(fields + 64)
         }
     }
 
-    /// Sets what few references have, in a new box. Read, then written: a change made in place
-    /// would hold access to the fields across a call, and then every read of them anywhere
-    /// checks for a conflicting access at run time.
+    /// Sets what few references have, in a new box.
     private mutating func changeRare(_ change: (inout Rare) -> Void) {
-        let storage = unique()
-        var rare = storage.fields.rareBox?.values ?? Rare()
-        change(&rare)
-        storage.fields.rareBox = RareBox(values: rare)
+        self.change { fields in
+            var rare = fields.rareBox?.values ?? Rare()
+            change(&rare)
+            fields.rareBox = RareBox(values: rare)
+        }
     }
 
-    /// The storage, copied first if another reference shares it.
-    private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
-        return storage
+    /// Changes the fields in a new storage: the storage is never changed in place (copies of
+    /// the reference share it), so that reading a field is a plain load, never a check for a
+    /// conflicting access; references are made once and seldom changed.
+    private mutating func change(_ body: (inout Fields) -> Void) {
+        var fields = storage.fields
+        body(&fields)
+        storage = Storage(fields)
     }
 
     /// Kind and pattern last, and what few references have in a box of its own: a scan keeps
@@ -204,6 +231,15 @@ public struct SceneReference: Sendable {
         var pattern: ReferencePattern
         /// nil while none of them is set; replaced, never changed (copies of the fields share it).
         var rareBox: RareBox? = nil
+
+        /// Sets the locations: the one most references have in `location`, more in `rareBox`.
+        mutating func place(at locations: [FieldLocation]) {
+            location = locations.count == 1 ? locations[0] : nil
+            guard locations.count > 1 || rareBox != nil else { return }
+            var rare = rareBox?.values ?? Rare()
+            rare.moreLocations = locations.count > 1 ? locations : []
+            rareBox = RareBox(values: rare)
+        }
     }
 
     /// What only some references have.
@@ -220,9 +256,8 @@ public struct SceneReference: Sendable {
         init(values: Rare) { self.values = values }
     }
 
-    /// `@unchecked Sendable`: changed only through `unique()`, so never while shared.
-    private final class Storage: @unchecked Sendable {
-        var fields: Fields
+    private final class Storage: Sendable {
+        let fields: Fields
         init(_ fields: Fields) { self.fields = fields }
     }
 }

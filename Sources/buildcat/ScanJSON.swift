@@ -22,14 +22,22 @@ enum ScanJSON {
         // (a buffer of a megabyte is mapped anew, page by page, each time).
         let chunkSize = 256
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
-            var repeated = RepeatedJSON()
             let end = min((chunk + 1) * chunkSize, result.assets.count)
-            for index in (chunk * chunkSize)..<end {
-                prefetch(ahead: index, before: end, in: result)
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                let asset = result.assets[index]
-                if asset.file.frame != nil || !appendPlainAsset(asset, result.references[asset.reference], repeated: &repeated, to: &out) {
-                    appendAsset(asset, result.references[asset.reference], to: &out)
+            // The scene whose path was last found plain, by the address of its bytes: a scene's
+            // references come one after another, and its path is checked once for them.
+            var plainScene: UnsafePointer<UInt8>? = nil
+            result.assets.withUnsafeBufferPointer { assets in
+                result.references.withUnsafeBufferPointer { references in
+                    for index in (chunk * chunkSize)..<end {
+                        prefetch(ahead: index, before: end, assets: assets, references: references)
+                        if index > 0 { out.append(UInt8(ascii: ",")) }
+                        // Each taken once, then read in place (see appendPlainAsset).
+                        let asset = assets[index]
+                        let reference = references[asset.reference]
+                        if asset.file.frame != nil || !appendPlainAsset(asset, reference, plainScene: &plainScene, to: &out) {
+                            appendAsset(asset, reference, to: &out)
+                        }
+                    }
                 }
             }
         }, emit: { output.writeUnbuffered($0) })
@@ -56,13 +64,13 @@ enum ScanJSON {
 
     /// Asks for the fields of the entry two distances ahead, and the paths of the one a
     /// distance ahead (its fields asked for a distance ago).
-    private static func prefetch(ahead index: Int, before end: Int, in result: ScanResult) {
-        result.assets.withUnsafeBufferPointer { assets in
-            result.references.withUnsafeBufferPointer { references in
-                if index + 2 * prefetchDistance < end { references[assets[index + 2 * prefetchDistance].reference].prefetch(paths: false) }
-                if index + prefetchDistance < end { references[assets[index + prefetchDistance].reference].prefetch(paths: true) }
-            }
+    private static func prefetch(ahead index: Int, before end: Int, assets: UnsafeBufferPointer<ScannedAsset>,
+                                 references: UnsafeBufferPointer<SceneReference>) {
+        func reference(ahead distance: Int) -> UnsafePointer<SceneReference> {
+            references.baseAddress! + (assets.baseAddress! + index + distance).pointee.reference
         }
+        if index + 2 * prefetchDistance < end { SceneReference.prefetch(reference(ahead: 2 * prefetchDistance), paths: false) }
+        if index + prefetchDistance < end { SceneReference.prefetch(reference(ahead: prefetchDistance), paths: true) }
     }
 
     /// An asset entry, field by field, each escaped as it needs.
@@ -94,53 +102,64 @@ enum ScanJSON {
         JSONWriter.appendString(reference.field, to: &out)
     }
 
-    /// An asset entry whose path, raw path and block need no escaping (nearly every one), in
-    /// one go: the bytes it takes counted, then each piece copied into place. Field by field, a
-    /// call and a capacity check each, writing the entries was a third of a large scan's CPU.
+    /// An asset entry none of whose strings needs escaping (nearly every one), in one go: the
+    /// bytes it takes counted, then each piece copied into place. Field by field, a call and a
+    /// capacity check each, writing the entries was a third of a large scan's CPU. Every string
+    /// is read in place: a copy of each counted a reference up and down again, a sixth more.
     /// - Returns: false, with nothing written, when a piece needs escaping.
-    private static func appendPlainAsset(_ asset: ScannedAsset, _ reference: SceneReference, repeated: inout RepeatedJSON, to out: inout [UInt8]) -> Bool {
+    /// - Parameter plainScene: the bytes of a scene path known to be plain (see `write`); set
+    ///   to this one's when it is.
+    private static func appendPlainAsset(_ asset: ScannedAsset, _ reference: SceneReference, plainScene: inout UnsafePointer<UInt8>?,
+                                         to out: inout [UInt8]) -> Bool {
+        var kind = reference.kind.rawValue
         var block = reference.block
-        let kind = repeated.kind.json(for: reference.kind) { kind, json in
-            JSONWriter.appendRaw(#","kind":"#, to: &json)
-            JSONWriter.appendString(kind.rawValue, to: &json)
-            JSONWriter.appendRaw(#","raw":""#, to: &json)
-        }
-        let scene = repeated.scene.json(for: reference.scene) { scene, json in
-            JSONWriter.appendRaw(#"","scene":"#, to: &json)
-            JSONWriter.appendFileName(scene, to: &json)
-            JSONWriter.appendRaw(#","block":""#, to: &json)
-        }
-        let field = repeated.field.json(for: reference.field) { field, json in
-            JSONWriter.appendRaw(#"","field":"#, to: &json)
-            JSONWriter.appendString(field, to: &json)
-            json.append(UInt8(ascii: "}"))
-        }
-        let opening: StaticString = #"{"path":""#
-        let size: StaticString = #"","size":"#
-        return asset.file.pathBytes.withUnsafeBytes { path in
-            reference.raw.withUnsafeBytes { raw in
-                block.withUTF8 { block in
-                    guard JSONWriter.isPlain(path.assumingMemoryBound(to: UInt8.self)), JSONWriter.isPlain(raw.assumingMemoryBound(to: UInt8.self)),
-                          JSONWriter.isPlain(block) else { return false }
-                    let total = opening.utf8CodeUnitCount + path.count + size.utf8CodeUnitCount + 20 + kind.count + raw.count + scene.count + block.count + field.count
-                    // Composed on the stack, then appended whole.
-                    withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
-                        var entry = EntryBuilder(base: buffer.baseAddress!)
-                        entry.put(UnsafeRawBufferPointer(start: opening.utf8Start, count: opening.utf8CodeUnitCount))
-                        entry.put(path)
-                        entry.put(UnsafeRawBufferPointer(start: size.utf8Start, count: size.utf8CodeUnitCount))
-                        entry.count += JSONWriter.writeInteger(asset.file.size, to: entry.base + entry.count)
-                        kind.withUnsafeBytes { entry.put($0) }
-                        entry.put(raw)
-                        scene.withUnsafeBytes { entry.put($0) }
-                        entry.put(UnsafeRawBufferPointer(block))
-                        field.withUnsafeBytes { entry.put($0) }
-                        out.append(contentsOf: UnsafeBufferPointer(start: entry.base.assumingMemoryBound(to: UInt8.self), count: entry.count))
+        var field = reference.field
+        let size = asset.file.size
+        return asset.file.pathBytes.withUnsafeBufferPointer { path in
+            reference.withRaw { raw in
+                reference.withScene { $0.withBytes { scene in
+                    kind.withUTF8 { kind in
+                        block.withUTF8 { block in
+                            field.withUTF8 { field in
+                                guard JSONWriter.isPlain(path), JSONWriter.isPlain(kind), JSONWriter.isPlain(raw),
+                                      JSONWriter.isPlain(block), JSONWriter.isPlain(field) else { return false }
+                                if scene.baseAddress != plainScene {
+                                    guard JSONWriter.isPlain(scene) else { return false }
+                                    plainScene = scene.baseAddress
+                                }
+                                let total = PlainAsset.labelsCount + 20 + path.count + kind.count + raw.count + scene.count + block.count + field.count
+                                // Composed on the stack, then appended whole.
+                                withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
+                                    var entry = EntryBuilder(base: buffer.baseAddress!)
+                                    entry.put(#"{"path":""#)
+                                    entry.put(path)
+                                    entry.put(#"","size":"#)
+                                    entry.count += JSONWriter.writeInteger(size, to: entry.base + entry.count)
+                                    entry.put(#","kind":""#)
+                                    entry.put(kind)
+                                    entry.put(#"","raw":""#)
+                                    entry.put(raw)
+                                    entry.put(#"","scene":""#)
+                                    entry.put(scene)
+                                    entry.put(#"","block":""#)
+                                    entry.put(block)
+                                    entry.put(#"","field":""#)
+                                    entry.put(field)
+                                    entry.put(#""}"#)
+                                    out.append(contentsOf: UnsafeBufferPointer(start: entry.base.assumingMemoryBound(to: UInt8.self), count: entry.count))
+                                }
+                                return true
+                            }
+                        }
                     }
-                    return true
-                }
+                } }
             }
         }
+    }
+
+    private enum PlainAsset {
+        /// The bytes of an entry outside its strings and its size.
+        static let labelsCount = #"{"path":"","size":,"kind":"","raw":"","scene":"","block":"","field":""}"#.utf8.count
     }
 
     /// An entry composed in memory of its own, a piece after another.
@@ -148,39 +167,13 @@ enum ScanJSON {
         let base: UnsafeMutableRawPointer
         var count = 0
 
-        mutating func put(_ piece: UnsafeRawBufferPointer) {
+        mutating func put(_ piece: UnsafeBufferPointer<UInt8>) {
             if piece.count > 0 { (base + count).copyMemory(from: piece.baseAddress!, byteCount: piece.count) }
             count += piece.count
         }
-    }
 
-    /// The JSON of what repeats from one asset entry to the next, each made once per run: a
-    /// scene file's references come one after another, most of one kind and field, and making
-    /// the scene's path and these strings JSON again for each was a third of the time of
-    /// writing a large scan. The pieces hold the quotes around the fields between them.
-    struct RepeatedJSON {
-        var kind = Piece<AssetKind>()
-        var scene = Piece<FilePath>()
-        var field = Piece<String>()
-
-        /// The JSON of the last two values, kept for the same values again (a layer's own
-        /// sublayer comes between its textures: two kinds and two fields alternate).
-        struct Piece<Value: Equatable> {
-            private var last: (value: Value, json: [UInt8])?
-            private var before: (value: Value, json: [UInt8])?
-
-            mutating func json(for value: Value, render: (Value, inout [UInt8]) -> Void) -> [UInt8] {
-                if let last, last.value == value { return last.json }
-                if let before, before.value == value {
-                    swap(&self.last, &self.before)
-                    return before.json
-                }
-                var json: [UInt8] = []
-                render(value, &json)
-                before = last
-                last = (value, json)
-                return json
-            }
+        mutating func put(_ piece: StaticString) {
+            put(UnsafeBufferPointer(start: piece.utf8Start, count: piece.utf8CodeUnitCount))
         }
     }
 }

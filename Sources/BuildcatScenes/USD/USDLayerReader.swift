@@ -1,4 +1,5 @@
 import BuildcatBasics
+import Glibc
 import SystemPackage
 
 /// Reads one USD layer and resolves its asset paths as USD's default resolver does. Holds no
@@ -66,22 +67,25 @@ struct USDLayerReader: Sendable {
         var known: [FileStatus??] = []
         references.reserveCapacity(found.count)
         known.reserveCapacity(found.count)
-        // Layers use few keys, each for many paths: what a key means is worked out once per run of it.
-        var lastKey: ArraySlice<UInt8>? = nil
+        // Layers use few keys, each for many paths: what a key means is worked out once per run
+        // of it. Keys are compared in place (a slice of the layer each counted it twice).
+        var lastKey: Range<Int>? = nil
         var lastField = ""
         var lastIsLayer = false
-        for asset in found where !asset.value.isEmpty {
-            let key = bytes[asset.keyRange]
-            if lastKey.map({ !$0.elementsEqual(key) }) ?? true {
-                lastKey = key
-                lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
-                lastIsLayer = USDFormat.isLayerKey(key)
+        bytes.withUnsafeBufferPointer { bytes in
+            for asset in found where !asset.value.isEmpty {
+                let key = UnsafeBufferPointer(rebasing: bytes[asset.keyRange])
+                if lastKey.map({ $0.count != key.count || memcmp(bytes.baseAddress! + $0.lowerBound, key.baseAddress!, key.count) != 0 }) ?? true {
+                    lastKey = asset.keyRange
+                    lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
+                    lastIsLayer = USDFormat.isLayerKey(key)
+                }
+                let (found, status) = reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
+                                                block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
+                                                location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count))
+                references.append(found)
+                known.append(status)
             }
-            let (found, status) = reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
-                                            block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
-                                            location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count))
-            references.append(found)
-            known.append(status)
         }
         return Layer(references: references, known: known, isCrate: false, directories: directories)
     }
@@ -149,7 +153,7 @@ struct USDLayerReader: Sendable {
         let tiled = UDIM.hasToken(raw)
         let resolved = resolve(raw, directory: directory, tiled: tiled)
         let reference = SceneReference(scene: path, block: block, field: field, raw: raw, kind: isLayer ? .layer : .asset,
-                                       pattern: tiled ? .udim : .file, resolvedBytes: resolved.bytes, locations: [location])
+                                       pattern: tiled ? .udim : .file, resolvedBytes: resolved.bytes, location: location)
         return (reference, resolved.status)
     }
 
