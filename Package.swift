@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot see without _GNU_SOURCE (copy_file_range, renameat2, FICLONE).
         .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
+        // Byte scans vectorised in C (line feeds, JSON-plain strings): Swift's compiler does not.
+        .target(name: "CBuildcatBytes"),
 
         // Foundation of the others: file-system calls that throw errors naming the path and
         // errno, byte-exact paths, directory walks, atomic creation of files.
@@ -30,6 +32,7 @@ let package = Package(
             name: "BuildcatBasics",
             dependencies: [
                 "CBuildcatLinux",
+                "CBuildcatBytes",
                 "CXXHash",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

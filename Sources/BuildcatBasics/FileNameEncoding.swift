@@ -1,3 +1,4 @@
+import CBuildcatBytes
 import SystemPackage
 
 /// File names as JSON strings, and back, exactly as Python (and so Deadline) writes and reads them.
@@ -162,29 +163,9 @@ public enum JSONWriter {
         return true
     }
 
-    /// Whether every byte is printable ASCII other than `"` and `\`, eight bytes at a time
+    /// Whether every byte is printable ASCII other than `"` and `\`, sixteen bytes at a time
     /// (a scan writes megabytes of paths).
     public static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        /// A byte of `word` that is zero sets its high bit here (exactly, for the first one).
-        func zeroBytes(_ word: UInt64) -> UInt64 { (word &- ones) & ~word & highs }
-        var index = 0
-        if let base = bytes.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            while index + 8 <= bytes.count {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                let control = (word &- ones &* 0x20) & ~word & highs        // a byte below 0x20
-                let high = (word | (word &+ ones)) & highs                   // 0x7F or above
-                if control | high | zeroBytes(word ^ (ones &* 0x22)) | zeroBytes(word ^ (ones &* 0x5C)) != 0 { return false }
-                index += 8
-            }
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte < 0x20 || byte > 0x7E || byte == 0x22 || byte == 0x5C { return false }
-            index += 1
-        }
-        return true
+        bytes.isEmpty || buildcat_is_plain_json(bytes.baseAddress!, bytes.count) != 0
     }
 }

@@ -228,12 +228,13 @@ import Testing
 }
 
 @Suite struct JSONWriterTests {
-    /// The word-at-a-time check against the byte-at-a-time rule, around every boundary value,
-    /// at every position in a word.
+    /// The vectorised check against the byte-at-a-time rule, around every boundary value, at
+    /// every position of strings short (padded), of eight to sixteen bytes (two overlapping
+    /// halves) and longer (blocks, the last overlapping).
     @Test func plainBytesAreExactlyPrintableASCIIWithoutQuoteOrBackslash() {
         func rule(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { $0 >= 0x20 && $0 <= 0x7E && $0 != 0x22 && $0 != 0x5C } }
         let specials: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xA0, 0xDC, 0xFE, 0xFF]
-        for length in 0..<20 {
+        for length in 0..<50 {
             for position in 0..<max(length, 1) {
                 for special in specials {
                     var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)

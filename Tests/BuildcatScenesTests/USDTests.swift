@@ -85,6 +85,17 @@ import Testing
         #expect(USDLayerReader.lineBlock(line) == "line \(line)")
     }
 
+    @Test func byteCountsHoldPast255BlocksOfSixteen() {
+        // Each byte lane counts to 255 blocks before the lanes are summed: all line feeds, and
+        // every other one, across several such runs and a tail.
+        for length in [16 * 255, 16 * 255 + 1, 16 * 256 + 7, 10_000] {
+            let all = [UInt8](repeating: 0x0A, count: length)
+            #expect(all.withUnsafeBytes { LineCounter.newlines(in: $0) } == length)
+            let alternate = (0..<length).map { $0 % 2 == 0 ? UInt8(0x0A) : UInt8(0x61) }
+            #expect(alternate.withUnsafeBytes { LineCounter.newlines(in: $0) } == (length + 1) / 2)
+        }
+    }
+
     @Test func linesAreCountedAWordAtATime() {
         // Against a byte-by-byte count, at every length and alignment, with bytes that differ
         // from a line feed in one bit or in the high bit.

@@ -31,7 +31,7 @@ public final class USDFormat: SceneFormat {
 
     /// Whether `key` (the name an asset path is the value of) is one of `layerKeys`: compared
     /// as bytes, since hashing an array hashes it byte by byte.
-    static func isLayerKey(_ key: ArraySlice<UInt8>) -> Bool {
+    static func isLayerKey(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
         layerKeys.contains { $0.count == key.count && $0.elementsEqual(key) }
     }
 
@@ -173,22 +173,6 @@ struct LineCounter {
 
     /// How many bytes of `bytes` are a line feed.
     static func newlines(in bytes: UnsafeRawBufferPointer) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-        var count = 0
-        var index = 0
-        while index + 8 <= bytes.count {
-            // Exactly the bytes that are zero after the XOR get their high bit set: adding 0x7F
-            // to a byte's low seven bits carries into its high bit unless they are all zero.
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ (ones &* 0x0A)
-            let zeros = ~(((word & lows) &+ lows) | word | lows)
-            count += zeros.nonzeroBitCount
-            index += 8
-        }
-        while index < bytes.count {
-            if bytes[index] == 0x0A { count += 1 }
-            index += 1
-        }
-        return count
+        bytes.isEmpty ? 0 : ByteScan.count(UInt8(ascii: "\n"), in: bytes)
     }
 }
