@@ -27,6 +27,20 @@ public struct ByteKey: Hashable, Sendable {
         hasher.combine(digest)
     }
 
+    /// What sets and dictionaries hash: the digest, already seeded, mixed with the table's own
+    /// seed (murmur3's finaliser, so that every bit of both reaches the low bits a table indexes
+    /// by) — not hashed again through `Hasher`, whose set-up and finish were most of each look-up
+    /// of a scan's 43,000.
+    public func _rawHashValue(seed: Int) -> Int {
+        var mixed = digest ^ UInt64(truncatingIfNeeded: seed)
+        mixed ^= mixed >> 33
+        mixed &*= 0xFF51_AFD7_ED55_8CCD
+        mixed ^= mixed >> 33
+        mixed &*= 0xC4CE_B9FE_1A85_EC53
+        mixed ^= mixed >> 33
+        return Int(truncatingIfNeeded: mixed)
+    }
+
     public static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
         lhs.digest == rhs.digest && lhs.bytes.count == rhs.bytes.count && lhs.bytes.withUnsafeBytes { left in
             rhs.bytes.withUnsafeBytes { right in left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
