@@ -23,21 +23,28 @@ public enum Parallel {
     /// Each thread first makes its own context (say a read buffer) with `makeContext` and passes
     /// it to every call it makes. Indices are handed out in order, one at a time, so a few large
     /// items do not leave the other threads idle. Returns when every call has returned.
+    ///
+    /// - Parameter take: called by a thread before it takes each index (to wait for room).
     public static func forEach<Context>(
         count: Int, threads: Int = processorCount,
-        makeContext: @Sendable () -> Context, body: @Sendable (_ index: Int, _ context: Context) -> Void
+        makeContext: @Sendable () -> Context, take: @Sendable () -> Void = {},
+        body: @Sendable (_ index: Int, _ context: Context) -> Void
     ) {
         guard count > 0 else { return }
         let next = Atomic<Int>(0)
         let threadCount = max(1, min(threads, count))
         if threadCount == 1 {
             let context = makeContext()
-            for index in 0..<count { body(index, context) }
+            for index in 0..<count {
+                take()
+                body(index, context)
+            }
             return
         }
         DispatchQueue.concurrentPerform(iterations: threadCount) { _ in
             let context = makeContext()
             while true {
+                take()
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if index >= count { break }
                 body(index, context)
@@ -61,8 +68,10 @@ public enum Parallel {
 extension Parallel {
     /// Renders `count` pieces of output on all cores and hands each to `emit` on this thread,
     /// in order, as soon as it and those before it are done. A piece's buffer is used again
-    /// for a later piece once emitted: megabytes of output (a scan's JSON) are never whole in
-    /// memory, and the few buffers are faulted in once, not a fresh megabyte per piece.
+    /// for a later piece once emitted, and no more than a few pieces a thread are rendered
+    /// ahead of the one emitted: megabytes of output (a scan's JSON) are never whole in
+    /// memory, and the few buffers are faulted in once, not a fresh megabyte per piece
+    /// (unbounded, the renderers ran dozens of pieces ahead, each in a new buffer).
     public static func renderInOrder(
         count: Int, threads: Int = processorCount,
         render: @escaping @Sendable (_ index: Int, _ buffer: inout [UInt8]) -> Void, emit: ([UInt8]) -> Void
@@ -71,21 +80,34 @@ extension Parallel {
         let pieces = ResultSlots<[UInt8]>(count: count)
         let done = (0..<count).map { _ in DispatchSemaphore(value: 0) }
         let spare = Mutex<[[UInt8]]>([])
+        // A piece is taken only with a permit, given back once it is emitted. Pieces are taken
+        // in order, so the next to emit always holds one: waiting for a permit cannot stall it.
+        // (Made at zero and signalled: Dispatch traps on a semaphore freed below the value it
+        // was made with, and each thread's last wait, finding no piece left, is not given back.)
+        let permits = DispatchSemaphore(value: 0)
+        for _ in 0..<(2 * max(1, threads)) { permits.signal() }
         let finished = DispatchGroup()
         DispatchQueue.global().async(group: finished) {
-            forEach(count: count, threads: threads, makeContext: {}) { index, _ in
+            forEach(count: count, threads: threads, makeContext: {}, take: { permits.wait() }) { index, _ in
                 var buffer = spare.withLock { $0.popLast() } ?? []
                 buffer.removeAll(keepingCapacity: true)
                 render(index, &buffer)
-                pieces.store(buffer, at: index)
+                // Moved, not copied: a copy held here past the signal would leave the piece
+                // shared when it comes back to be used again (and it would be made anew).
+                pieces.store(consume buffer, at: index)
                 done[index].signal()
             }
         }
         for index in 0..<count {
             done[index].wait()
-            let piece = pieces.take(at: index)
-            emit(piece)
-            spare.withLock { $0.append(piece) }
+            do {
+                let piece = pieces.take(at: index)
+                emit(piece)
+                spare.withLock { $0.append(piece) }
+            }
+            // Only now, with this thread's hold on the piece gone: a renderer taking its buffer
+            // while this still held it would not have it to itself, and would make a new one.
+            permits.signal()
         }
         finished.wait()
     }
@@ -108,7 +130,7 @@ private final class ResultSlots<Value>: @unchecked Sendable {
         slots.deallocate()
     }
 
-    func store(_ value: Value, at index: Int) { slots[index] = value }
+    func store(_ value: consuming Value, at index: Int) { slots[index] = value }
 
     /// Takes a stored value out of its slot (after the thread that stored it has signalled so).
     func take(at index: Int) -> Value {
