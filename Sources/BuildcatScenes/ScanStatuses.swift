@@ -57,10 +57,16 @@ struct ScanStatuses {
 
     /// Takes the references one scanned file added, the first at `firstIndex` in the scan's
     /// result, and the files it links.
-    /// - Parameter known: the statuses the format found as it read, by reference
-    ///   (`SceneFileScan.statuses`); nil when they are to be found here.
+    /// - Parameters:
+    ///   - known: the statuses the format found as it read, by reference
+    ///     (`SceneFileScan.statuses`); nil when they are to be found here.
+    ///   - knownLinked: those of the linked files (`SceneFileScan.linkedStatuses`), when the
+    ///     format gives them: then nothing is looked up (a layer's references were each looked
+    ///     at, and its links in a table, a second time for each of a large stage's layers).
     /// - Returns: by linked file, whether it is a regular file, to be read.
-    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?) -> [Bool] {
+    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?,
+                      knownLinked: [FileStatus?]? = nil) -> [Bool] {
+        if let knownLinked { return knownLinked.map { $0?.isRegularFile == true } }
         if let known {
             for offset in references.indices where Self.linksFile(references[offset]) {
                 linked[ByteKey(references[offset].resolvedBytes)] = .some(known[offset])

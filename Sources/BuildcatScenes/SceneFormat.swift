@@ -18,12 +18,18 @@ public struct SceneFileScan {
     /// entries of other references are not read. nil when the scanner is to stat them.
     /// Every linked file is among the single-file references then.
     public var statuses: [FileStatus?]?
+    /// With `statuses`, by linked file: its status (nil when nothing is there), which the
+    /// scanner then need not look up among the references.
+    public var linkedStatuses: [FileStatus?]?
 
-    public init(references: [SceneReference], linked: [(path: FilePath, part: LinkedPart)], statuses: [FileStatus?]? = nil) {
+    public init(references: [SceneReference], linked: [(path: FilePath, part: LinkedPart)], statuses: [FileStatus?]? = nil,
+                linkedStatuses: [FileStatus?]? = nil) {
         precondition(statuses == nil || statuses!.count == references.count)
+        precondition(linkedStatuses == nil || (statuses != nil && linkedStatuses!.count == linked.count))
         self.references = references
         self.linked = linked
         self.statuses = statuses
+        self.linkedStatuses = linkedStatuses
     }
 }
 

@@ -74,7 +74,8 @@ public struct SceneScanner {
                 }
             }
             let first = result.references.count
-            let regular = statuses.add(kept, firstIndex: first, linking: found.linked.map(\.path), known: keptStatuses)
+            let regular = statuses.add(kept, firstIndex: first, linking: found.linked.map(\.path), known: keptStatuses,
+                                       knownLinked: found.linkedStatuses)
             result.references.append(contentsOf: kept)
             for offset in kept.indices where kept[offset].sequenceUsers != nil { sequenceHolders.append(first + offset) }
             expansion.expand(&result, from: first, statuses: keptStatuses)
@@ -117,8 +118,10 @@ private struct Expansion {
             return
         }
         precondition(first == expanded)
-        for index in first..<result.references.count {
-            expand(&result, index) { statuses[$0 - first] }
+        statuses.withUnsafeBufferPointer { statuses in
+            for index in first..<result.references.count {
+                expand(&result, index, status: statuses[index - first])
+            }
         }
         expanded = result.references.count
     }
@@ -129,17 +132,18 @@ private struct Expansion {
     mutating func finish(_ result: inout ScanResult, stated: [Int: FileStatus?]) {
         var statuses = ScanStatusTable(runs: runs, stated: stated)
         for index in expanded..<result.references.count {
-            expand(&result, index) { statuses.status(of: $0) }
+            expand(&result, index, status: statuses.status(of: index))
         }
         expanded = result.references.count
     }
 
-    private mutating func expand(_ result: inout ScanResult, _ index: Int, status: (Int) -> FileStatus?) {
+    /// - Parameter status: for a single-file reference, its file's (nil: none there).
+    private mutating func expand(_ result: inout ScanResult, _ index: Int, status: FileStatus?) {
         // Fields read in place: copying each reference whole costs more than the rest.
         if result.references[index].unresolvable != nil {
             result.missing.append(index)
         } else if result.references[index].pattern == .file {
-            if let status = status(index), status.isRegularFile {
+            if let status, status.isRegularFile {
                 result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
             } else {
                 result.missing.append(index)

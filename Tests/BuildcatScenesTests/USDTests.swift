@@ -107,9 +107,11 @@ import Testing
                 let expected = bytes[start...].filter { $0 == 0x0A }.count
                 #expect(bytes.withUnsafeBytes { LineCounter.newlines(in: UnsafeRawBufferPointer(rebasing: $0[start...])) } == expected)
             }
-            var counter = LineCounter(bytes: bytes)
-            for offset in stride(from: 0, through: length + 3, by: 5) {
-                #expect(counter.line(of: offset) == 1 + bytes[..<min(offset, length)].filter { $0 == 0x0A }.count)
+            bytes.withUnsafeBytes { buffer in
+                var counter = LineCounter(bytes: buffer)
+                for offset in stride(from: 0, through: length + 3, by: 5) {
+                    #expect(counter.line(of: offset) == 1 + bytes[..<min(offset, length)].filter { $0 == 0x0A }.count)
+                }
             }
             #expect(USDFormat.line(of: length / 2, in: bytes) == 1 + bytes[..<(length / 2)].filter { $0 == 0x0A }.count)
         }

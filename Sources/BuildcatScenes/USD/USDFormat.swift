@@ -71,7 +71,8 @@ public final class USDFormat: SceneFormat {
         }
         if layer.isCrate { crates.insert(key) }
         let linked = layer.linkedLayers.map { (path: $0.path, part: LinkedPart.whole) }
-        return SceneFileScan(references: layer.references, linked: linked, statuses: layer.statuses)
+        return SceneFileScan(references: layer.references, linked: linked, statuses: layer.statuses,
+                             linkedStatuses: layer.linkedLayers.map(\.status))
     }
 
     /// - Parameter status: the layer's status, from the stat of the reference that named it.
@@ -153,20 +154,23 @@ public final class USDFormat: SceneFormat {
 }
 
 /// Line numbers of increasing offsets in one pass (counting from the start for each of
-/// thousands of paths in a layer was quadratic), eight bytes at a time (byte by byte, counting
+/// thousands of paths in a layer was quadratic), sixteen bytes at a time (byte by byte, counting
 /// lines was a tenth of reading a layer).
+///
+/// It reads the bytes in place, valid while it is used (a counted array was counted up and down
+/// again for every path).
 struct LineCounter {
-    let bytes: [UInt8]
+    let bytes: UnsafeRawBufferPointer
     private var offset = 0
     private var line = 1
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     mutating func line(of target: Int) -> Int {
         if target < offset { offset = 0; line = 1 }
         let end = min(target, bytes.count)
         guard offset < end else { return line }
-        line += bytes.withUnsafeBytes { Self.newlines(in: UnsafeRawBufferPointer(rebasing: $0[offset..<end])) }
+        line += Self.newlines(in: UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
         offset = end
         return line
     }

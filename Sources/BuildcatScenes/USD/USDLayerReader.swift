@@ -62,7 +62,6 @@ struct USDLayerReader: Sendable {
         } catch {
             throw SceneError(scene: displayPath(path), reason: "\(error.reason) (line \(USDFormat.line(of: error.offset, in: bytes)))")
         }
-        var lines = LineCounter(bytes: bytes)
         var references: [SceneReference] = []
         var known: [FileStatus??] = []
         references.reserveCapacity(found.count)
@@ -73,6 +72,7 @@ struct USDLayerReader: Sendable {
         var lastField = ""
         var lastIsLayer = false
         bytes.withUnsafeBufferPointer { bytes in
+            var lines = LineCounter(bytes: UnsafeRawBufferPointer(bytes))
             for asset in found where !asset.value.isEmpty {
                 let key = UnsafeBufferPointer(rebasing: bytes[asset.keyRange])
                 if lastKey.map({ $0.count != key.count || memcmp(bytes.baseAddress! + $0.lowerBound, key.baseAddress!, key.count) != 0 }) ?? true {
