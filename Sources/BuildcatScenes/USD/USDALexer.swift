@@ -1,3 +1,4 @@
+import BuildcatBasics
 import Glibc
 
 /// Finds the asset paths in a USD text layer (`.usda`): `@path@` and `@@@path@@@`, never inside
@@ -30,9 +31,12 @@ struct USDALexer {
 
     func assetPaths() throws(LexError) -> [AssetPath] {
         var found: [AssetPath] = []
+        // At most one path a pair of `@`: one array, not one regrown for each few paths.
+        found.reserveCapacity(bytes.withUnsafeBytes { ByteScan.count(UInt8(ascii: "@"), in: $0) } / 2)
         // One frame per open bracket: the key that applies inside it. Keys and identifiers are
         // ranges of the layer, made bytes only for the paths found (most identifiers are not keys).
         var keys: [Range<Int>] = [0..<0]
+        keys.reserveCapacity(16)  // brackets nest a few deep
         var lastIdentifier = 0..<0
         var index = 0
         let count = bytes.count
@@ -136,7 +140,7 @@ struct USDALexer {
     }
 
     private func assetPath(at start: Int, key: Range<Int>) throws(LexError) -> (path: AssetPath, end: Int) {
-        let triple = bytes[start...].starts(with: [0x40, 0x40, 0x40])
+        let triple = start + 2 < bytes.count && bytes[start + 1] == 0x40 && bytes[start + 2] == 0x40
         if !triple {
             // `@…@`: no `@` inside, on one line.
             let (close, newline) = bytes.withUnsafeBytes { text -> (Int?, Bool) in
