@@ -70,6 +70,24 @@ import Testing
         #expect(output.stdoutText.contains(#"we\"ir\\d\udcff.png"#))
     }
 
+    /// A scene's path is checked for escapes once for a run of its references: a layer whose
+    /// name needs them, between two plain ones, has its own (escaped) scene in every entry.
+    @Test func aSceneNameThatNeedsEscapingIsEscapedBetweenPlainOnes() throws {
+        let directory = TemporaryDirectory()
+        for name in ["root", "we\"ird", "plain"] { try writeFile(directory("tex_\(name).png"), name) }
+        try writeFile(directory("stage.usda"), "#usda 1.0\n(\n    subLayers = [@./we\"ird.usda@, @./plain.usda@]\n)\ndef \"A\" { asset inputs:file = @./tex_root.png@ }\n")
+        try writeFile(directory("we\"ird.usda"), "#usda 1.0\ndef \"B\" { asset inputs:file = @./tex_we\"ird.png@ }\n")
+        try writeFile(directory("plain.usda"), "#usda 1.0\ndef \"C\" { asset inputs:file = @./tex_plain.png@ }\n")
+        let output = try buildcat(["scan", "--json", directory("stage.usda").string], cache: directory("cache"))
+        #expect(output.status == 0, "\(output.standardError)")
+        let object = try JSONParser.parse(Array(output.standardOutput))
+        guard case .array(let assets)? = object.member("assets") else { Issue.record("no assets"); return }
+        let textures = assets.filter { $0.member("raw")?.text?.hasPrefix("./tex_") == true }
+        #expect(textures.map { $0.member("raw")?.text } == ["./tex_root.png", "./tex_we\"ird.png", "./tex_plain.png"])
+        #expect(textures.map { $0.member("scene")?.text } == ["stage.usda", "we\"ird.usda", "plain.usda"].map { directory($0).string })
+        #expect(output.stdoutText.contains(#"we\"ird.usda","block""#))
+    }
+
     /// The scan keeps folders open to stat their files by name; under a small open-file limit,
     /// with layers and textures in more folders than it may keep, it says the same as without.
     @Test func aStageInManyFoldersScansTheSameUnderALowOpenFileLimit() throws {
