@@ -23,9 +23,7 @@ enum ScanJSON {
         let chunkSize = 256
         Parallel.renderInOrder(count: (result.assets.count + chunkSize - 1) / chunkSize, render: { chunk, out in
             let end = min((chunk + 1) * chunkSize, result.assets.count)
-            // The scene whose path was last found plain, by the address of its bytes: a scene's
-            // references come one after another, and its path is checked once for them.
-            var plainScene: UnsafePointer<UInt8>? = nil
+            var scene = LastScene()
             result.assets.withUnsafeBufferPointer { assets in
                 result.references.withUnsafeBufferPointer { references in
                     for index in (chunk * chunkSize)..<end {
@@ -34,7 +32,7 @@ enum ScanJSON {
                         // Each taken once, then read in place (see appendPlainAsset).
                         let asset = assets[index]
                         let reference = references[asset.reference]
-                        if asset.file.frame != nil || !appendPlainAsset(asset, reference, plainScene: &plainScene, to: &out) {
+                        if asset.file.frame != nil || !appendPlainAsset(asset, reference, scene: &scene, to: &out) {
                             appendAsset(asset, reference, to: &out)
                         }
                     }
@@ -107,26 +105,24 @@ enum ScanJSON {
     /// capacity check each, writing the entries was a third of a large scan's CPU. Every string
     /// is read in place: a copy of each counted a reference up and down again, a sixth more.
     /// - Returns: false, with nothing written, when a piece needs escaping.
-    /// - Parameter plainScene: the bytes of a scene path known to be plain (see `write`); set
-    ///   to this one's when it is.
-    private static func appendPlainAsset(_ asset: ScannedAsset, _ reference: SceneReference, plainScene: inout UnsafePointer<UInt8>?,
+    /// - Parameter scene: the last entry's scene, kept for the next: a scene's references come
+    ///   one after another.
+    private static func appendPlainAsset(_ asset: ScannedAsset, _ reference: SceneReference, scene: inout LastScene,
                                          to out: inout [UInt8]) -> Bool {
+        if !reference.withScene({ $0 == scene.path }) { scene = LastScene(reference.scene) }
+        guard scene.isPlain else { return false }
         var kind = reference.kind.rawValue
         var block = reference.block
         var field = reference.field
         let size = asset.file.size
         return asset.file.pathBytes.withUnsafeBufferPointer { path in
             reference.withRaw { raw in
-                reference.withScene { $0.withBytes { scene in
+                scene.bytes.withUnsafeBufferPointer { scene in
                     kind.withUTF8 { kind in
                         block.withUTF8 { block in
                             field.withUTF8 { field in
                                 guard JSONWriter.isPlain(path), JSONWriter.isPlain(kind), JSONWriter.isPlain(raw),
                                       JSONWriter.isPlain(block), JSONWriter.isPlain(field) else { return false }
-                                if scene.baseAddress != plainScene {
-                                    guard JSONWriter.isPlain(scene) else { return false }
-                                    plainScene = scene.baseAddress
-                                }
                                 let total = PlainAsset.labelsCount + 20 + path.count + kind.count + raw.count + scene.count + block.count + field.count
                                 // Composed on the stack, then appended whole.
                                 withUnsafeTemporaryAllocation(byteCount: total, alignment: 1) { buffer in
@@ -152,7 +148,24 @@ enum ScanJSON {
                             }
                         }
                     }
-                } }
+                }
+            }
+        }
+    }
+
+    /// A scene's path as bytes, and whether JSON holds it without escapes, made once for a run
+    /// of its references (comparing the path is one look at its storage, as the references of
+    /// one scene share it).
+    struct LastScene {
+        var path: FilePath?
+        var bytes: [UInt8] = []
+        var isPlain = false
+
+        init(_ path: FilePath? = nil) {
+            self.path = path
+            if let path {
+                bytes = path.bytes
+                isPlain = bytes.withUnsafeBufferPointer { JSONWriter.isPlain($0) }
             }
         }
     }
