@@ -172,11 +172,6 @@ public struct SceneReference: Sendable {
         try body(storage.fields.scene)
     }
 
-    /// Calls `body` with the bytes of `resolvedBytes`, as `withRaw` does.
-    public func withResolvedBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        try storage.fields.resolvedBytes.withUnsafeBufferPointer(body)
-    }
-
     /// Asks the processor to fetch what reading this reference touches, ahead of a pass over many
     /// (writing a scan's JSON): its fields, or with `paths`, the bytes of its raw and resolved
     /// paths — which needs the fields in cache already, so a pass asks for the fields of an

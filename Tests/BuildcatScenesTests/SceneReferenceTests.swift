@@ -11,6 +11,21 @@ import Testing
                        pattern: .file, resolvedBytes: Array("/s/x.png".utf8), locations: locations)
     }
 
+    @Test func lentFieldsAreTheFieldsAndAChangeLeavesCopiesAlone() {
+        var changed = reference(locations: [FieldLocation(offset: 3, capacity: 5)])
+        let original = changed
+        #expect(original.withRaw { Array($0) } == Array("x.png".utf8))
+        #expect(original.withScene { $0 } == FilePath("/s/a.usda"))
+        changed.raw = Array("y.png".utf8)
+        changed.scene = "/s/b.usda"
+        #expect(changed.withRaw { Array($0) } == Array("y.png".utf8) && changed.withScene { $0 } == FilePath("/s/b.usda"))
+        #expect(original.raw == Array("x.png".utf8) && original.scene == FilePath("/s/a.usda"))
+        #expect(changed.locations == original.locations && changed.block == original.block)
+        // prefetch(_:paths:) reads the storage's address as the reference's only stored property.
+        #expect(MemoryLayout<SceneReference>.size == MemoryLayout<UnsafeRawPointer>.size)
+        withUnsafePointer(to: original) { SceneReference.prefetch($0, paths: false); SceneReference.prefetch($0, paths: true) }
+    }
+
     @Test(arguments: [0, 1, 2, 3])
     func locationsReadBackAsTheyWereGiven(count: Int) {
         let locations = (0..<count).map { FieldLocation(offset: Int64($0 * 10), capacity: $0 + 1) }
