@@ -42,6 +42,7 @@ final class ReadAhead<Value: Sendable>: Sendable {
 
     /// Runs queued work until none is left.
     private func runQueued() {
+        Parallel.adviseHugeHeap()
         while let slot = state.withLock({ state -> Slot? in
             guard state.next < state.queue.count else {
                 state.queue.removeAll(keepingCapacity: true)

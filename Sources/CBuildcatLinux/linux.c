@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 ssize_t buildcat_copy_file_range(int fd_in, int fd_out, size_t length) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, length, 0);
@@ -105,6 +108,31 @@ pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const e
 
 void buildcat_set_heap_growth(size_t bytes) {
     mallopt(M_TOP_PAD, (int)bytes);
+}
+
+void buildcat_advise_huge_heap(void) {
+    // Once a thread: a thread keeps the heap (arena) it first allocated from.
+    static __thread int advised;
+    if (advised) return;
+    advised = 1;
+    // A block just under malloc's mmap threshold comes from this thread's heap, which grows
+    // (by the heap growth set above) when its free top is short.
+    const size_t probeSize = 120 << 10;
+    const uintptr_t huge = 2 << 20;
+    char *probe = malloc(probeSize);
+    if (probe == NULL) return;
+    char *brk = sbrk(0);
+    if (brk != (char *)-1 && probe < brk) {
+        // The main heap, below the program break: its free top, from the first whole huge page.
+        char *start = (char *)(((uintptr_t)probe + probeSize + huge - 1) & ~(huge - 1));
+        if (start < brk) madvise(start, (size_t)(brk - start), MADV_HUGEPAGE);
+    } else {
+        // Another thread's heap: glibc maps each at an address aligned to its largest size,
+        // 64 MiB on 64-bit systems (HEAP_MAX_SIZE), and grows it inside that mapping.
+        const uintptr_t heapSize = (uintptr_t)64 << 20;
+        madvise((void *)((uintptr_t)probe & ~(heapSize - 1)), heapSize, MADV_HUGEPAGE);
+    }
+    free(probe);
 }
 
 int buildcat_open_directory_path(const char *path) {

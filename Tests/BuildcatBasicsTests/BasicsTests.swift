@@ -274,6 +274,35 @@ import Testing
 }
 
 @Suite struct ParallelTests {
+    /// A thread that asks has its heap (a heap of its own: a new thread's first allocation
+    /// makes one) marked for huge pages: `hg` among the flags of the mapping holding what it
+    /// allocates next. Linux has marked madvised memory so since 2.6.38.
+    @Test func aThreadsHeapIsMarkedForHugePages() throws {
+        let found = Mutex<(address: UInt, flags: String?)>((0, nil))
+        let thread = DedicatedThread {
+            Parallel.adviseHugeHeap()
+            let block = malloc(4096)!
+            defer { free(block) }
+            let address = UInt(bitPattern: block)
+            let maps = (try? FileSystem.readAll("/proc/self/smaps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            var inside = false
+            var flags: String?
+            for line in maps.split(separator: "\n") {
+                if let dash = line.firstIndex(of: "-"), let space = line.firstIndex(of: " "), dash < space,
+                   let start = UInt(line[..<dash], radix: 16), let end = UInt(line[line.index(after: dash)..<space], radix: 16) {
+                    inside = start <= address && address < end
+                } else if inside && line.hasPrefix("VmFlags:") {
+                    flags = String(line)
+                }
+            }
+            found.withLock { $0 = (address, flags) }
+        }
+        thread.join()
+        let result = found.withLock { $0 }
+        let flags = try #require(result.flags, "no mapping holds \(String(result.address, radix: 16))")
+        #expect(flags.split(separator: " ").contains("hg"), "\(flags)")
+    }
+
     @Test func mapKeepsOrderAcrossThreads() {
         let values = Parallel.map(count: 10_000, threads: 4, makeContext: { 0 }) { index, _ in index * 2 }
         #expect(values == (0..<10_000).map { $0 * 2 })

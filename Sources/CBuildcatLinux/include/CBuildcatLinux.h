@@ -42,6 +42,10 @@ int buildcat_open_directory_path(const char *path);
 /// How far malloc grows a heap when it runs out (M_TOP_PAD).
 void buildcat_set_heap_growth(size_t bytes);
 
+/// Asks for transparent huge pages (madvise) for the free space of the calling thread's malloc
+/// heap, once a thread.
+void buildcat_advise_huge_heap(void);
+
 /// Starts `path` (searched on PATH when it has no slash) with `argv` and `envp` as a child that
 /// cannot outlive its parent: its own process group, an empty signal mask and default signal
 /// actions, stdin from /dev/null, stdout and stderr on `output_fd`, and PR_SET_PDEATHSIG
