@@ -151,6 +151,11 @@ extension FilePath {
         return start
     }
 
+    /// `lastComponentStart(of:)` of a path kept as an array.
+    public static func lastComponentStart(of path: [UInt8]) -> Int {
+        path.withUnsafeBufferPointer { lastComponentStart(of: $0) }
+    }
+
     /// Whether the last component's extension (`png` of `a.b.png`; none for `.hidden`) is one
     /// of `extensions`, compared as bytes: `extension` builds a String, and a scan asks this of
     /// every one of thousands of paths.

@@ -118,8 +118,7 @@ public enum JSONWriter {
 
     /// Appends an integer in decimal, without making a string of it.
     public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits and a sign
-        withUnsafeMutableBytes(of: &digits) { buffer in
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 1) { buffer in
             let count = writeInteger(value, to: buffer.baseAddress!)
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }

@@ -1,4 +1,4 @@
-import CBuildcatLinux
+import CBuildcatBytes
 
 /// Asks the processor to bring the memory at `address` (one cache line) into its caches ahead of
 /// a read. For passes over tens of thousands of objects made earlier, on another thread: each

@@ -74,9 +74,9 @@ final class ReadAhead<Value: Sendable>: Sendable {
     }
 
     /// `value` is written once, by the one thread that claimed the slot, before `finished` is
-    /// signalled; it is read (and cleared) only after `finished`, by the one thread that took it. `work` is run and
-    /// dropped by that thread too: it may hold the `ReadAhead` itself (work that starts more
-    /// work), and a slot never taken must not keep it alive.
+    /// signalled; it is read (and cleared) only after `finished`, by the one thread that took
+    /// it. `work` is run and dropped by the claiming thread: it may hold the `ReadAhead` itself
+    /// (work that starts more work), and a slot never taken must not keep it alive.
     private final class Slot: @unchecked Sendable {
         private var work: (@Sendable () -> Value)?
         let finished = DispatchSemaphore(value: 0)

@@ -192,13 +192,9 @@ public struct SceneReference: Sendable {
         }
     }
 
-    /// Sets what few references have, in a new box.
-    private mutating func changeRare(_ change: (inout Rare) -> Void) {
-        self.change { fields in
-            var rare = fields.rareBox?.values ?? Rare()
-            change(&rare)
-            fields.rareBox = RareBox(values: rare)
-        }
+    /// Sets what few references have (in a new box).
+    private mutating func changeRare(_ body: (inout Rare) -> Void) {
+        change { $0.changeRare(body) }
     }
 
     /// Changes the fields in a new storage: the storage is never changed in place (copies of
@@ -231,8 +227,13 @@ public struct SceneReference: Sendable {
         mutating func place(at locations: [FieldLocation]) {
             location = locations.count == 1 ? locations[0] : nil
             guard locations.count > 1 || rareBox != nil else { return }
+            changeRare { $0.moreLocations = locations.count > 1 ? locations : [] }
+        }
+
+        /// Changes what few references have, in a new box (the old one may be shared).
+        mutating func changeRare(_ body: (inout Rare) -> Void) {
             var rare = rareBox?.values ?? Rare()
-            rare.moreLocations = locations.count > 1 ? locations : []
+            body(&rare)
             rareBox = RareBox(values: rare)
         }
     }

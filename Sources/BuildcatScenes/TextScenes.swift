@@ -70,7 +70,7 @@ enum TextScenes {
     /// The last place `needle` stands in the file-name part of `haystack`.
     static func lastRangeInName(of needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
         guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
-        let nameStart = (haystack.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0
+        let nameStart = FilePath.lastComponentStart(of: haystack)
         guard haystack.count - needle.count >= nameStart else { return nil }
         for start in stride(from: haystack.count - needle.count, through: nameStart, by: -1)
         where haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }

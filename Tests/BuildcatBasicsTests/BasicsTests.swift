@@ -229,6 +229,13 @@ import Testing
 }
 
 @Suite struct JSONWriterTests {
+    @Test(arguments: [Int64(0), 7, 10, -1, -10, 1_234_567_890, .max, .min])
+    func integersAreWrittenInDecimal(value: Int64) {
+        var out: [UInt8] = Array("x".utf8)
+        JSONWriter.appendInteger(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "x\(value)")
+    }
+
     /// The vectorised check against the byte-at-a-time rule, around every boundary value, at
     /// every position of strings short (padded), of eight to sixteen bytes (two overlapping
     /// halves) and longer (blocks, the last overlapping).

@@ -80,7 +80,7 @@ import Testing
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["abc", "x.5", "\u{FC}tf8_name", "\u{FC}tf8_name", "ns:a.b2"])
     }
 
-    @Test(arguments: [0, 1, 9, 10, 99, 100, 12_345, 999_999_999, Int.max, -3])
+    @Test(arguments: [0, 1, 9, 10, 99, 100, 12_345, 999_999_999, Int.max, -3, Int.min])
     func aTextLayersBlockIsItsLine(line: Int) {
         #expect(USDLayerReader.lineBlock(line) == "line \(line)")
     }

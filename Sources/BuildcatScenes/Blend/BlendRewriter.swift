@@ -55,7 +55,7 @@ public enum BlendRewriter {
             let locations = change.reference.locations
             if locations.count == 2 {
                 // A strip element: the directory (shared by the strip) and the file name.
-                let slash = change.newRaw.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+                let slash = FilePath.lastComponentStart(of: change.newRaw)
                 try set(locations[0], Array(change.newRaw[..<slash]), for: change.reference)
                 try set(locations[1], Array(change.newRaw[slash...]), for: change.reference)
             } else if let location = locations.first {

@@ -229,7 +229,7 @@ public final class MayaAsciiFormat: SceneFormat {
                 value.replaceSubrange(token, with: Self.tileNumber(change.reference.raw))
             }
             if let frame = Self.range(of: Array("<f>".utf8), in: Self.lastComponent(change.reference.raw)) {
-                let nameStart = (value.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0
+                let nameStart = FilePath.lastComponentStart(of: value)
                 if nameStart + frame.lowerBound < value.count { value.replaceSubrange((nameStart + frame.lowerBound)...(nameStart + frame.lowerBound), with: Array("<f>".utf8)) }
             }
             return TextScenes.escaped(value)
@@ -237,7 +237,7 @@ public final class MayaAsciiFormat: SceneFormat {
     }
 
     static func lastComponent(_ bytes: [UInt8]) -> [UInt8] {
-        Array(bytes[((bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0)...])
+        Array(bytes[FilePath.lastComponentStart(of: bytes)...])
     }
 
     /// The tile number a UDIM tile's name holds (`1001`).

@@ -138,9 +138,9 @@ public final class NukeFormat: SceneFormat {
             var value = change.newRaw
             // The checkout keeps file names: a name written with tokens (`####`, `%04d`, `%V`)
             // keeps them, in the new folder.
-            let rawName = Array(change.reference.raw[Self.nameStart(change.reference.raw)...])
+            let rawName = Array(change.reference.raw[FilePath.lastComponentStart(of: change.reference.raw)...])
             if Self.sequenceToken(in: rawName) != nil || Self.hasViewToken(rawName) {
-                value = Array(value[..<Self.nameStart(value)]) + rawName
+                value = Array(value[..<FilePath.lastComponentStart(of: value)]) + rawName
             }
             let quoted = start > 0 && bytes[start - 1] == UInt8(ascii: "\"")
             let special: Set<UInt8> = [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: "\\")]
@@ -148,10 +148,5 @@ public final class NukeFormat: SceneFormat {
             let escaped = TextScenes.escaped(value, escaping: [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "[")])
             return quoted ? escaped : [UInt8(ascii: "\"")] + escaped + [UInt8(ascii: "\"")]
         }
-    }
-
-    /// Where a path's last component starts.
-    static func nameStart(_ bytes: [UInt8]) -> Int {
-        bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
     }
 }

@@ -177,6 +177,6 @@ struct LineCounter {
 
     /// How many bytes of `bytes` are a line feed.
     static func newlines(in bytes: UnsafeRawBufferPointer) -> Int {
-        bytes.isEmpty ? 0 : ByteScan.count(UInt8(ascii: "\n"), in: bytes)
+        ByteScan.count(UInt8(ascii: "\n"), in: bytes)
     }
 }

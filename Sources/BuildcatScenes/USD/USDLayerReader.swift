@@ -5,9 +5,14 @@ import SystemPackage
 /// Reads one USD layer and resolves its asset paths as USD's default resolver does. Holds no
 /// state but the search path, so that layers can be read on any thread.
 struct USDLayerReader: Sendable {
-    let searchPath: [FilePath]
+    /// The search path's folders (`PXR_AR_DEFAULT_SEARCH_PATH`), each examined once for joining.
+    private let searchFolders: [PathJoiner]
     /// The folders of the files the layers use, open: their files are stat'ed by name.
     let directories = DirectoryHandles()
+
+    init(searchPath: [FilePath]) {
+        searchFolders = searchPath.map { PathJoiner(directory: $0.bytes) }
+    }
 
     /// What one layer holds.
     struct Layer: Sendable {
@@ -167,8 +172,8 @@ struct USDLayerReader: Sendable {
         let anchored = directory.join(raw)
         if Self.isAnchored(raw) || tiled { return (anchored, nil) }
         if let status = Self.status(of: anchored) { return (anchored, status) }
-        for folder in searchPath {
-            let candidate = FilePath.normalizedJoinBytes(folder.bytes, raw)
+        for folder in searchFolders {
+            let candidate = folder.join(raw)
             if let status = Self.status(of: candidate) { return (candidate, status) }
         }
         return (anchored, .some(nil))

@@ -55,7 +55,4 @@ void buildcat_advise_huge_heap(void);
 /// the child reports execve's errno through a close-on-exec pipe).
 pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd, int death_signal);
 
-/// Asks the processor to bring the cache line at `address` into its caches, for a read soon.
-static inline void buildcat_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
-
 #endif
