@@ -226,6 +226,40 @@ import Testing
         #expect(FilePath(bytes: Array("/a".utf8) + [0] + Array("b".utf8)).bytes == Array("/a".utf8))
         #expect(FilePath.Component(bytes: [0x61, 0xFE]) == FilePath(bytes: [0x61, 0xFE]).lastComponent)
     }
+
+    @Test func pathBytesAreReadFromTheirStorageAsSwiftSystemWritesThem() {
+        // The fast path is on (were it off, paths would be read correctly but slowly: this fails
+        // when a new swift-system keeps paths otherwise, to say so).
+        #expect(FilePath.storageIsBytes)
+        let paths: [FilePath] = [FilePath(""), FilePath("/"), FilePath("a"), FilePath("/a//b/"), FilePath("./x/../y"),
+                                 FilePath(bytes: Array("/t/\u{e9}".utf8) + [0xFF, 0x80]), FilePath(String(repeating: "n/", count: 300))]
+        for path in paths {
+            let slow = path.withPlatformString { Array(UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self), count: strlen($0))) }
+            #expect(path.bytes == slow)
+            #expect(path.sharedStorage == slow + [0])
+        }
+        // A path changed after it was shared keeps what was shared unchanged.
+        var path = FilePath("/a")
+        let shared = path.sharedStorage
+        path.append("b")
+        #expect(shared == Array("/a".utf8) + [0] && path.bytes == Array("/a/b".utf8))
+    }
+
+    @Test func keysOfPathsEqualKeysOfTheirBytes() {
+        let paths = ["/stage/root.usda", "/stage/layers/layer_0001.usda", "", "/", "/t/\u{e9}.png"]
+        for path in paths {
+            let fromPath = ByteKey(FilePath(path))
+            let fromBytes = ByteKey(Array(path.utf8))
+            #expect(fromPath == fromBytes && fromPath.hashValue == fromBytes.hashValue)
+            #expect(fromPath.bytes == Array(path.utf8))
+        }
+        var set = Set(paths.map { ByteKey(FilePath($0)) })
+        #expect(set.count == paths.count)
+        #expect(!set.insert(ByteKey(Array("/stage/root.usda".utf8))).inserted)
+        // A key of a prefix, or of the bytes with the NUL that ends the path's storage, is another.
+        #expect(!set.contains(ByteKey(Array("/stage/root.usd".utf8))))
+        #expect(!set.contains(ByteKey(Array("/stage/root.usda".utf8) + [0])))
+    }
 }
 
 @Suite struct JSONWriterTests {
