@@ -196,8 +196,9 @@ extension FilePath {
     }
 
     /// The path's own storage, its bytes then a NUL, shared (not copied); nil where paths are
-    /// not kept that way (see `storageIsBytes`).
-    public var sharedStorage: [UInt8]? {
+    /// not kept that way (see `storageIsBytes`). Read-only: nothing is ever stored into a path
+    /// this way.
+    var sharedStorage: [UInt8]? {
         Self.storageIsBytes ? unsafeBitCast(self, to: [UInt8].self) : nil
     }
 
@@ -253,12 +254,11 @@ public struct PathJoiner: Sendable {
         let slash = UInt8(ascii: "/")
         let absolute = relative.first == slash
         let rooted = absolute || directory.first == slash
-        // One pass into the result's own buffer: each component is appended after a '/', and
-        // `..` cuts back to the previous '/'.
+        // One pass into a buffer on the stack: each component is appended after a '/', and `..`
+        // cuts back to the previous '/'. Then one copy into an array of the exact size: an array
+        // made uninitialized is made through the standard library's unspecialized code, which
+        // looks up the array's type at run time (a third of each join's instructions).
         let capacity = max(1, (absolute ? 0 : directory.count) + relative.count + 1)
-        // Joined on the stack, then copied into an array of its exact size: an array made
-        // uninitialized is made through the standard library's unspecialized code, which looks
-        // up the array's type at run time (a third of each join's instructions).
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
             var length = 0
             if !absolute {
