@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Release builds inline and specialize across the project's modules (a scan's loop calls
+/// the scene, basics and JSON code of four modules, which otherwise see each other's generic
+/// and accessor code only through calls).
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Buildcat",
     products: [
@@ -35,20 +40,21 @@ let package = Package(
                 "CBuildcatBytes",
                 "CXXHash",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            swiftSettings: crossModule
         ),
         // XXH3-128 of bytes and files, many files on all cores, and the persistent hash cache.
-        .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"]),
+        .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"], swiftSettings: crossModule),
         // The content-addressed store on the share, and Deadline-compatible manifests.
-        .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"]),
+        .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"], swiftSettings: crossModule),
         // A Redis client over hiredis: URLs, log-in, pipelines, replies as Swift values.
-        .target(name: "BuildcatRedis", dependencies: ["CHiredis"]),
+        .target(name: "BuildcatRedis", dependencies: ["CHiredis"], swiftSettings: crossModule),
         // RQ's Redis layout (queues, job hashes, registries) spoken from Swift.
-        .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"]),
+        .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"], swiftSettings: crossModule),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
-        .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"]),
+        .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"], swiftSettings: crossModule),
         // The farm: staging, submitting, the worker (later: audit and clean-up).
-        .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue", "BuildcatRedis", "CBuildcatLinux"]),
+        .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue", "BuildcatRedis", "CBuildcatLinux"], swiftSettings: crossModule),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.
         .executableTarget(
             name: "buildcat",
