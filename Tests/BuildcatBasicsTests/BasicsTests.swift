@@ -259,6 +259,12 @@ import Testing
         // A key of a prefix, or of the bytes with the NUL that ends the path's storage, is another.
         #expect(!set.contains(ByteKey(Array("/stage/root.usd".utf8))))
         #expect(!set.contains(ByteKey(Array("/stage/root.usda".utf8) + [0])))
+        // A key shares its path's storage: the path changed after leaves the key as it was.
+        var changing = FilePath("/stage/a")
+        let key = ByteKey(changing)
+        changing.append("b")
+        #expect(key == ByteKey(Array("/stage/a".utf8)) && key.bytes == Array("/stage/a".utf8))
+        #expect(ByteKey(changing) == ByteKey(Array("/stage/a/b".utf8)))
     }
 }
 
