@@ -128,10 +128,48 @@ extension FilePath.Component {
 }
 
 extension FilePath {
-    /// A path from its bytes, kept exactly (no decoding).
+    /// A path from its bytes, kept exactly (no decoding; repeated and trailing `/` dropped, as
+    /// every `FilePath` drops them).
+    ///
+    /// Bytes already in that form become the path's storage as they are, followed by a NUL
+    /// (`madeFromStorage`): swift-system's own path from a C string passes every byte through
+    /// generic code that looks up types at run time, 2,600 instructions for a path of 60 bytes
+    /// (a scan of a large USD stage makes one a layer, 5% of its instructions).
     public init(bytes: [UInt8]) {
-        self = bytes.withUnsafeBufferPointer { FilePath.withCString(of: $0) { FilePath(platformString: $0) } }
+        self = bytes.withUnsafeBufferPointer { bytes in
+            FilePath.withCString(of: bytes) { cString in
+                guard Self.madeFromStorage, Self.isKeptAsGiven(bytes) else { return FilePath(platformString: cString) }
+                let storage = Array(UnsafeBufferPointer(start: UnsafeRawPointer(cString).assumingMemoryBound(to: UInt8.self), count: bytes.count + 1))
+                return unsafeBitCast(storage, to: FilePath.self)
+            }
+        }
     }
+
+    /// Whether a `FilePath` keeps `bytes` exactly as they are: not empty, no NUL, no `/` twice
+    /// in a row, none at the end but for `/` itself.
+    static func isKeptAsGiven(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let slash = UInt8(ascii: "/")
+        guard let last = bytes.last, last != slash || bytes.count == 1 else { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 0 || (byte == slash && previous == slash) { return false }
+            previous = byte
+        }
+        return true
+    }
+
+    /// Whether a path made of its storage (`storageIsBytes`'s layout read the other way) is the
+    /// path swift-system makes of the same bytes, checked once: equal, hashed alike, and read,
+    /// split, shortened and lengthened alike. Where it is not, paths are made the slow way.
+    static let madeFromStorage: Bool = {
+        guard storageIsBytes else { return false }
+        let text = "/buildcat/probe.usda"
+        let made = unsafeBitCast(Array(text.utf8) + [0], to: FilePath.self)
+        let real = FilePath(text)
+        return made == real && made.hashValue == real.hashValue && made.string == text && made.bytes == real.bytes
+            && Array(made.components) == Array(real.components) && made.removingLastComponent() == real.removingLastComponent()
+            && made.appending("x") == real.appending("x") && made.lexicallyNormalized() == real
+    }()
 
     /// Calls `body` with `bytes` as a C string, made on the stack (joining a NUL to an array
     /// made two arrays more, for each of thousands of paths).

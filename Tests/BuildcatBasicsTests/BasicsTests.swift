@@ -245,6 +245,30 @@ import Testing
         #expect(shared == Array("/a".utf8) + [0] && path.bytes == Array("/a/b".utf8))
     }
 
+    /// Paths made of their bytes as they are (`FilePath(bytes:)`'s fast way) are the paths
+    /// swift-system makes of them, and behave so; bytes not in that form are made its way.
+    @Test func pathsMadeFromTheirBytesAreSwiftSystemsPaths() {
+        #expect(FilePath.madeFromStorage)
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [[0x2F], [0x2F, 0x2F], [0x2E], [0x2E, 0x2E], Array("layer_0001.usda".utf8), Array("\u{e9}".utf8), [0xFF, 0x80], [0x20], Array("a".utf8)]
+        var samples: [[UInt8]] = [[], [0x2F], [0x2F, 0x2F], Array("/a/".utf8), Array("a//b".utf8), Array("/stage/root.usda".utf8), Array(repeating: 0x61, count: 600)]
+        for _ in 0..<500 { samples.append((0..<Int.random(in: 1...8, using: &generator)).flatMap { _ in pieces.randomElement(using: &generator)! }) }
+        for bytes in samples {
+            let made = FilePath(bytes: bytes)
+            let real = bytes.withUnsafeBufferPointer { FilePath.withCString(of: $0) { FilePath(platformString: $0) } }
+            #expect(made == real && made.hashValue == real.hashValue && made.bytes == real.bytes, "\(bytes)")
+            #expect(made.sharedStorage == real.sharedStorage && Array(made.components) == Array(real.components))
+            #expect(made.lexicallyNormalized() == real.lexicallyNormalized() && made.appending("x") == real.appending("x"))
+            #expect(made.removingLastComponent() == real.removingLastComponent() && made.isAbsolute == real.isAbsolute)
+        }
+        // Changing a path made so changes it alone.
+        let bytes = Array("/stage/a".utf8)
+        var path = FilePath(bytes: bytes)
+        let copy = path
+        path.append("b")
+        #expect(path.bytes == Array("/stage/a/b".utf8) && copy.bytes == bytes && FilePath(bytes: bytes) == copy)
+    }
+
     @Test func keysOfPathsEqualKeysOfTheirBytes() {
         let paths = ["/stage/root.usda", "/stage/layers/layer_0001.usda", "", "/", "/t/\u{e9}.png"]
         for path in paths {
