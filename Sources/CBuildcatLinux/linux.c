@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 
 ssize_t buildcat_copy_file_range(int fd_in, int fd_out, size_t length) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, length, 0);
@@ -110,6 +111,16 @@ void buildcat_set_heap_growth(size_t bytes) {
     mallopt(M_TOP_PAD, (int)bytes);
 }
 
+/// The blocks that fill up the rest of a heap's first huge page (below), linked through their
+/// first word from here: never freed, and reachable, so that a leak checker (the fuzzers'
+/// LeakSanitizer) does not report them.
+static _Atomic(void *) held_fillers;
+
+static void hold_filler(void *block) {
+    void *head = atomic_load(&held_fillers);
+    do { *(void **)block = head; } while (!atomic_compare_exchange_weak(&held_fillers, &head, block));
+}
+
 void buildcat_advise_huge_heap(void) {
     // Once a thread: a thread keeps the heap (arena) it first allocated from.
     static __thread int advised;
@@ -139,7 +150,11 @@ void buildcat_advise_huge_heap(void) {
     // rest out of use: address space only (never touched but for malloc's headers), never freed.
     char *filler = malloc(64 << 10);
     uintptr_t boundary = ((uintptr_t)filler + huge - 1) & ~(huge - 1);
-    for (int block = 0; filler != NULL && (uintptr_t)filler + (64 << 10) < boundary && block < 40; block++) filler = malloc(64 << 10);
+    for (int block = 0; filler != NULL && (uintptr_t)filler + (64 << 10) < boundary && block < 40; block++) {
+        hold_filler(filler);
+        filler = malloc(64 << 10);
+    }
+    if (filler != NULL) hold_filler(filler);
 }
 
 int buildcat_open_directory_path(const char *path) {
