@@ -147,7 +147,8 @@ void buildcat_advise_huge_heap(void) {
     // The huge page the heap's free top starts in was touched in small pages before the advice
     // (the heap's own records, the thread's first allocations), so the system backs the rest of
     // it with small pages too, faulted one by one. Blocks up to the next huge page take that
-    // rest out of use: address space only (never touched but for malloc's headers), never freed.
+    // rest out of use: address space only (never touched but for malloc's headers and the link
+    // that keeps each reachable), never freed.
     char *filler = malloc(64 << 10);
     uintptr_t boundary = ((uintptr_t)filler + huge - 1) & ~(huge - 1);
     for (int block = 0; filler != NULL && (uintptr_t)filler + (64 << 10) < boundary && block < 40; block++) {
