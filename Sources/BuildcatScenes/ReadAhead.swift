@@ -37,7 +37,7 @@ final class ReadAhead<Value: Sendable>: Sendable {
             return true
         }
         // Above other background work (stats): the scan is waiting for these next.
-        if needsWorker { DispatchQueue.global(qos: .userInitiated).async { self.runQueued() } }
+        if needsWorker { Parallel.urgent.async { self.runQueued() } }
     }
 
     /// Runs queued work until none is left.

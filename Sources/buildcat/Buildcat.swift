@@ -31,6 +31,7 @@ struct Buildcat: ParsableCommand {
         // Scans and stages allocate in bursts on several threads: 32 MiB of heap at a time took
         // a tenth off scanning a large USD stage.
         Parallel.growHeaps(by: 32 << 20)
+        Parallel.startUrgentThread()
         main(nil)
     }
 }
