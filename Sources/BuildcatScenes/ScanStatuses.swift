@@ -64,8 +64,8 @@ struct ScanStatuses {
     ///     format gives them: then nothing is looked up (a layer's references were each looked
     ///     at, and its links in a table, a second time for each of a large stage's layers).
     /// - Returns: by linked file, whether it is a regular file, to be read.
-    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedPaths: [FilePath], known: [FileStatus?]?,
-                      knownLinked: [FileStatus?]? = nil) -> [Bool] {
+    mutating func add(_ references: [SceneReference], firstIndex: Int, linking linkedFiles: [(path: FilePath, part: LinkedPart)],
+                      known: [FileStatus?]?, knownLinked: [FileStatus?]? = nil) -> [Bool] {
         if let knownLinked { return knownLinked.map { $0?.isRegularFile == true } }
         if let known {
             for offset in references.indices where Self.linksFile(references[offset]) {
@@ -74,7 +74,8 @@ struct ScanStatuses {
         }
         // Linked files not known yet (all of them, unless the format stat'ed its references) are
         // stat'ed now: only regular ones are read next.
-        let regular = linkedPaths.map { path -> Bool in
+        let regular = linkedFiles.map { file -> Bool in
+            let path = file.path
             let key = ByteKey(path)
             if linked[key] == nil { linked[key] = .some(try? FileSystem.statusIfPresent(of: path)) }
             return (linked[key] ?? nil)?.isRegularFile == true

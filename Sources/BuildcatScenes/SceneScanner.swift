@@ -74,7 +74,7 @@ public struct SceneScanner {
                 }
             }
             let first = result.references.count
-            let regular = statuses.add(kept, firstIndex: first, linking: found.linked.map(\.path), known: keptStatuses,
+            let regular = statuses.add(kept, firstIndex: first, linking: found.linked, known: keptStatuses,
                                        knownLinked: found.linkedStatuses)
             result.references.append(contentsOf: kept)
             for offset in kept.indices where kept[offset].sequenceUsers != nil { sequenceHolders.append(first + offset) }
