@@ -18,8 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        // xxHash from Debian's libxxhash-dev: XXH3-128 and its SIMD dispatch entry points.
-        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
         // hiredis 0.14 from Debian's libhiredis-dev: the Redis wire protocol.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // zstd from Debian's libzstd-dev: Blender ≥ 3.0 compresses .blend files with it.
@@ -30,6 +28,9 @@ let package = Package(
         .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
         // Byte scans vectorised in C (line feeds, JSON-plain strings) and a prefetch hint.
         .target(name: "CBuildcatBytes"),
+        // XXH3-64 and -128 compiled from Debian's xxhash.h (libxxhash-dev), the widest vector
+        // code the processor runs picked at run time.
+        .target(name: "CBuildcatXXH3"),
 
         // Foundation of the others: file-system calls that throw errors naming the path and
         // errno, byte-exact paths, directory walks, atomic creation of files.
@@ -38,13 +39,13 @@ let package = Package(
             dependencies: [
                 "CBuildcatLinux",
                 "CBuildcatBytes",
-                "CXXHash",
+                "CBuildcatXXH3",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: crossModule
         ),
         // XXH3-128 of bytes and files, many files on all cores, and the persistent hash cache.
-        .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CXXHash"], swiftSettings: crossModule),
+        .target(name: "BuildcatHash", dependencies: ["BuildcatBasics", "CBuildcatXXH3"], swiftSettings: crossModule),
         // The content-addressed store on the share, and Deadline-compatible manifests.
         .target(name: "BuildcatStore", dependencies: ["BuildcatBasics", "BuildcatHash"], swiftSettings: crossModule),
         // A Redis client over hiredis: URLs, log-in, pipelines, replies as Swift values.
@@ -66,7 +67,7 @@ let package = Package(
 
         .target(name: "BuildcatTestSupport", dependencies: ["BuildcatBasics"], path: "Tests/BuildcatTestSupport"),
         .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
-        .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport", "CBuildcatXXH3"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatQueueTests", dependencies: ["BuildcatQueue", "BuildcatTestSupport"]),

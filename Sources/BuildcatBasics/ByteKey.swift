@@ -1,4 +1,4 @@
-import CXXHash
+import CBuildcatXXH3
 import Glibc
 import SystemPackage
 
@@ -37,7 +37,7 @@ public struct ByteKey: Hashable, Sendable {
     private init(storage: [UInt8], count: Int) {
         self.storage = storage
         self.count = count
-        digest = storage.withUnsafeBytes { XXH3_64bits_withSeed($0.baseAddress, count, Self.seed) }
+        digest = storage.withUnsafeBytes { buildcat_xxh3_64($0.baseAddress, count, Self.seed) }
     }
 
     /// The key's bytes (copied out, for a path's key).

@@ -1,5 +1,5 @@
 import BuildcatBasics
-internal import CXXHash
+internal import CBuildcatXXH3
 import Glibc
 import Synchronization
 import SystemPackage
@@ -272,7 +272,7 @@ struct CachePath: Hashable, Sendable {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) })
+        hasher.combine(bytes.withUnsafeBytes { buildcat_xxh3_64($0.baseAddress, $0.count, 0) })
     }
 
     static func == (a: CachePath, b: CachePath) -> Bool { a.bytes == b.bytes }

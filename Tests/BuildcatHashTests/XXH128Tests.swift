@@ -1,6 +1,7 @@
 import BuildcatBasics
 import BuildcatHash
 import BuildcatTestSupport
+import CBuildcatXXH3
 import Glibc
 import SystemPackage
 import Testing
@@ -31,6 +32,28 @@ import Testing
             hasher.update(UnsafeRawBufferPointer(rebasing: all[offset...]))
         }
         #expect(hasher.finalize() == XXH128Hasher.digest(of: bytes))
+    }
+
+    /// Only the variant the processor picks is checked against xxhsum (below); the narrower ones
+    /// it runs (SSE2 on every x86-64, AVX2 where AVX-512 is picked) must give the same hashes,
+    /// in one call and as a stream given in pieces that cut across XXH3's stripes and blocks.
+    @Test func everyVectorVariantHashesAlike() {
+        #expect(["avx512", "avx2", "sse2", "scalar", "native"].contains(XXH128Hasher.vectorCode))
+        let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        var checked: Set<String> = []
+        for variant in ["sse2", "avx2", "avx512"] {
+            for (length, piece) in [(0, 1), (17, 5), (240, 240), (241, 7), (1024, 64), (1025, 1000), (65_537, 4_099), (300_000, 65_536)] {
+                var whole = buildcat_xxh3_128_hash(), streamed = buildcat_xxh3_128_hash()
+                guard bytes.withUnsafeBytes({ buildcat_xxh3_128_checked(variant, $0.baseAddress, length, piece, &whole, &streamed) }) == 1 else { continue }
+                checked.insert(variant)
+                let expected = XXH128Hasher.digest(of: Array(bytes[..<length]))
+                #expect(XXH128Digest(high: whole.high, low: whole.low) == expected, "\(variant), \(length) bytes")
+                #expect(XXH128Digest(high: streamed.high, low: streamed.low) == expected, "\(variant), \(length) bytes in pieces of \(piece)")
+            }
+        }
+        #if arch(x86_64)
+        #expect(checked.contains("sse2") && checked.contains(XXH128Hasher.vectorCode))
+        #endif
     }
 
     /// Sizes around XXH3's internal block boundaries (16, 128, 240 bytes; 1 KiB stripes; the

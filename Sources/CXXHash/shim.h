@@ -1,2 +1,0 @@
-#include <xxhash.h>
-#include <xxh_x86dispatch.h>
