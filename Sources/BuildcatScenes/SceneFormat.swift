@@ -63,11 +63,17 @@ public protocol SceneFormat: AnyObject {
     /// What a person staging `path` (a file this format scanned) should know about how it was
     /// staged; nil when nothing.
     func stagingNote(for path: FilePath) -> String?
+
+    /// Starts reading `path`, an absolute path the scan will soon be asked for, on another core,
+    /// where this format reads ahead (the scan takes what was read, or the error met); nothing
+    /// otherwise. Callable from any thread, even while another scans with the format.
+    func startReading(_ path: FilePath)
 }
 
 extension SceneFormat {
     public func claims(name path: FilePath) -> Bool { false }
     public func stagingNote(for path: FilePath) -> String? { nil }
+    public func startReading(_ path: FilePath) {}
 }
 
 /// The formats Buildcat reads, in the order they are tried.

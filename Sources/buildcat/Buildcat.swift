@@ -32,6 +32,7 @@ struct Buildcat: ParsableCommand {
         // a tenth off scanning a large USD stage.
         Parallel.growHeaps(by: 32 << 20)
         Parallel.startUrgentThread()
+        EarlyScan.begin(Array(CommandLine.arguments.dropFirst()))
         main(nil)
     }
 }

@@ -44,7 +44,7 @@ struct ScanCommand: ParsableCommand {
         let result: ScanResult
         // Kept to the end (see below): the process exits once the output is written, and tearing
         // down what the formats hold (every layer's key, the read-ahead) first would only cost time.
-        let formats = makeSceneFormats()
+        let formats = EarlyScan.formats()
         do {
             result = try SceneScanner().scan(try scenes.map { try RawArguments.path($0) }, formats: formats)
         } catch let error as ValidationError {

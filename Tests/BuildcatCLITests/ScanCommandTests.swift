@@ -109,6 +109,32 @@ import Testing
         #expect((object["missing"] as? [Any])?.count == folders / 3)
     }
 
+    /// The layers named on the command line start being read while it is parsed (`EarlyScan`),
+    /// by a guess at which arguments are scenes: a guess that is wrong (an option's value that
+    /// looks like a layer, a folder or a broken one) must change nothing, and a broken scene
+    /// that is asked for fails as it would have.
+    @Test func argumentsReadEarlyChangeNothingButTheScenesAskedFor() throws {
+        let directory = TemporaryDirectory()
+        try writeFile(directory("good.usda"), "#usda 1.0\ndef \"A\" { asset inputs:file = @./tex.png@ }\n")
+        try writeFile(directory("tex.png"), "png")
+        try writeFile(directory("broken.usda"), "not a layer")
+        try writeFile(directory("folder.usda/inside.txt"), "a folder named like a layer")
+        let alone = try buildcat(["scan", "--json", directory("good.usda").string], cache: directory("cache"))
+        #expect(alone.status == 0, "\(alone.standardError)")
+        for project in ["broken.usda", "folder.usda", "good.usda"] {
+            let output = try buildcat(["scan", "--project", directory(project).string, "--json", directory("good.usda").string], cache: directory("cache"))
+            #expect(output.status == 0, "--project \(project): \(output.standardError)")
+            #expect(output.standardOutput == alone.standardOutput, "--project \(project)")
+        }
+        let tree = try buildcat(["scan", "--project", directory("broken.usda").string, directory("good.usda").string], cache: directory("cache"))
+        #expect(tree.status == 0 && tree.stdoutText.contains("tex.png"), "\(tree.standardError)")
+        let broken = try buildcat(["scan", "--json", directory("broken.usda").string], cache: directory("cache"))
+        #expect(broken.status == 2)
+        #expect(broken.standardError.contains("broken.usda") && broken.standardError.contains("neither a USD text layer"), "\(broken.standardError)")
+        let both = try buildcat(["scan", "--json", directory("good.usda").string, directory("broken.usda").string], cache: directory("cache"))
+        #expect(both.status == 2 && both.standardError.contains("broken.usda"))
+    }
+
     @Test func anUnreadableSceneExits2WithTheReason() throws {
         let directory = TemporaryDirectory()
         try writeFile(directory("broken.blend"), "BLENDER-v304 and then nothing useful")

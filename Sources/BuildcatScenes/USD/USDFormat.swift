@@ -75,6 +75,10 @@ public final class USDFormat: SceneFormat {
                              linkedStatuses: layer.linkedLayers.map(\.status))
     }
 
+    public func startReading(_ path: FilePath) {
+        Self.readAhead(path, status: nil, reader: reader, into: readAhead)
+    }
+
     /// - Parameter status: the layer's status, from the stat of the reference that named it.
     private static func readAhead(_ path: FilePath, status: FileStatus?, reader: USDLayerReader, into readAhead: ReadAhead<Result<USDLayerReader.Layer, any Error>>) {
         readAhead.start(ByteKey(path)) {
