@@ -50,6 +50,15 @@ public final class DirectoryHandles: Sendable {
         }
     }
 
+    /// `statuses(count:ofBytes:)` of paths lent one at a time: `withPath` calls the function it
+    /// is given with the path's bytes and returns its answer, or returns nil for no path.
+    public func statuses(count: Int, lending withPath: (_ index: Int, _ status: (UnsafeBufferPointer<UInt8>) -> FileStatus?) -> FileStatus??) -> [FileStatus?] {
+        var last = LastDirectory()
+        return (0..<count).map { index -> FileStatus? in
+            withPath(index) { status(of: $0, last: &last) } ?? nil
+        }
+    }
+
     private func status(of path: UnsafeBufferPointer<UInt8>, last: inout LastDirectory) -> FileStatus? {
         withName(of: path, last: &last) { directory, name -> FileStatus? in
             var raw = stat()

@@ -291,15 +291,21 @@ public struct PathJoiner: Sendable {
 
     /// `relative` (or an absolute path) joined to the folder, `.` and `..` taken out lexically.
     public func join(_ relative: [UInt8]) -> [UInt8] {
+        // Copied into an array of the exact size: an array made uninitialized is made through the
+        // standard library's unspecialized code, which looks up the array's type at run time (a
+        // third of each join's instructions).
+        relative.withUnsafeBufferPointer { relative in withJoined(relative) { Array($0) } }
+    }
+
+    /// Calls `body` with `join(relative)`, made on the stack and not kept.
+    public func withJoined<Result>(_ relative: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         let slash = UInt8(ascii: "/")
         let absolute = relative.first == slash
         let rooted = absolute || directory.first == slash
         // One pass into a buffer on the stack: each component is appended after a '/', and `..`
-        // cuts back to the previous '/'. Then one copy into an array of the exact size: an array
-        // made uninitialized is made through the standard library's unspecialized code, which
-        // looks up the array's type at run time (a third of each join's instructions).
+        // cuts back to the previous '/'.
         let capacity = max(1, (absolute ? 0 : directory.count) + relative.count + 1)
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
             var length = 0
             if !absolute {
                 directory.withUnsafeBufferPointer { folder in
@@ -314,12 +320,12 @@ public struct PathJoiner: Sendable {
                     }
                 }
             }
-            relative.withUnsafeBufferPointer { Self.append(Self.toNUL($0), to: buffer, length: &length, rooted: rooted) }
+            Self.append(Self.toNUL(relative), to: buffer, length: &length, rooted: rooted)
             if length == 0 {
                 buffer[0] = rooted ? slash : UInt8(ascii: ".")
                 length = 1
             }
-            return Array(UnsafeBufferPointer(rebasing: buffer[..<length]))
+            return try body(UnsafeBufferPointer(rebasing: buffer[..<length]))
         }
     }
 

@@ -157,7 +157,7 @@ private struct Expansion {
             result.missing.append(index)
         } else if result.references[index].pattern == .file {
             if let status, status.isRegularFile {
-                result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(pathBytes: result.references[index].resolvedBytes, status: status, frame: nil)))
+                result.assets.append(ScannedAsset(reference: index, file: ReferencedFile(fileOf: result.references[index], status: status)))
             } else {
                 result.missing.append(index)
             }

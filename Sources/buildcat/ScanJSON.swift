@@ -115,7 +115,7 @@ enum ScanJSON {
         var block = reference.block
         var field = reference.field
         let size = asset.file.size
-        return asset.file.pathBytes.withUnsafeBufferPointer { path in
+        return asset.file.withPathBytes { path in
             reference.withRaw { raw in
                 scene.bytes.withUnsafeBufferPointer { scene in
                     kind.withUTF8 { kind in

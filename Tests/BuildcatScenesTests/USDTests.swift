@@ -65,7 +65,7 @@ import Testing
             """
         let bytes = Array(text.utf8)
         let found = try USDALexer(bytes: bytes).assetPaths()
-        #expect(found.map { String(decoding: $0.value, as: UTF8.self) } == ["a.usda", "b.usda", "r.usda", "s@x.usda", "t.png", "u.png", "v@@@w.png"])
+        #expect(found.map { String(decoding: $0.value(in: bytes), as: UTF8.self) } == ["a.usda", "b.usda", "r.usda", "s@x.usda", "t.png", "u.png", "v@@@w.png"])
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["subLayers", "subLayers", "references", "references", "inputs:file", "f.timeSamples", "f.timeSamples"])
     }
 
@@ -75,7 +75,7 @@ import Testing
         let text = "#usda 1.0\ndef \"X\" {\n 12abc = @a@\n x.5 = @b@\n \u{FC}tf8_name = @c@\n 7 = @d@\n ns:a.b2 = [@e@]\n}\n"
         let bytes = Array(text.utf8)
         let found = try USDALexer(bytes: bytes).assetPaths()
-        #expect(found.map { String(decoding: $0.value, as: UTF8.self) } == ["a", "b", "c", "d", "e"])
+        #expect(found.map { String(decoding: $0.value(in: bytes), as: UTF8.self) } == ["a", "b", "c", "d", "e"])
         // `7 = ` names no key of its own: the last name before it stays the key.
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["abc", "x.5", "\u{FC}tf8_name", "\u{FC}tf8_name", "ns:a.b2"])
     }

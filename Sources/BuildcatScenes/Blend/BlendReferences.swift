@@ -233,10 +233,12 @@ enum UDIM {
     static let tokens = [Array("<UDIM>".utf8), Array("<UVTILE>".utf8)]
 
     static func hasToken(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { hasToken($0) }
+    }
+
+    static func hasToken(_ buffer: UnsafeBufferPointer<UInt8>) -> Bool {
         // Every token starts with '<', which most paths lack: one memchr settles those.
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, memchr(base, Int32(UInt8(ascii: "<")), buffer.count) != nil else { return false }
-            return tokens.contains { token in buffer.indices.contains { buffer[$0...].starts(with: token) } }
-        }
+        guard let base = buffer.baseAddress, memchr(base, Int32(UInt8(ascii: "<")), buffer.count) != nil else { return false }
+        return tokens.contains { token in buffer.indices.contains { buffer[$0...].starts(with: token) } }
     }
 }

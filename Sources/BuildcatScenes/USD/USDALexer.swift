@@ -11,15 +11,27 @@ import Glibc
 /// `offset =` comes between them.
 struct USDALexer {
     struct AssetPath {
-        /// The path's bytes, between the delimiters (for `@@@`, with `\@@@` unescaped).
-        var value: [UInt8]
         /// Where the text between the delimiters is in the layer.
         var range: Range<Int>
+        /// The path's bytes where they are not the text of `range` (a `@@@` path with `\@@@`
+        /// in it, unescaped); nil for nearly every path, read in place (`withValue`).
+        var unescaped: [UInt8]? = nil
         /// Whether it was written `@@@…@@@`.
         var tripleDelimited: Bool
         /// Where the name it is the value of is in the layer (empty for none): made bytes only
         /// by a caller that needs them, and layers use few names for many paths.
         var keyRange: Range<Int>
+
+        /// Calls `body` with the path's bytes, from `layer`, the layer's bytes.
+        func withValue<Result>(in layer: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+            if let unescaped { return try unescaped.withUnsafeBufferPointer(body) }
+            return try body(UnsafeBufferPointer(rebasing: layer[range]))
+        }
+
+        /// The path's bytes, from `layer`, the layer's bytes.
+        func value(in layer: [UInt8]) -> [UInt8] {
+            layer.withUnsafeBufferPointer { layer in withValue(in: layer) { Array($0) } }
+        }
     }
 
     struct LexError: Error {
@@ -160,14 +172,16 @@ struct USDALexer {
             }
             if newline { throw LexError(offset: start, reason: "an asset path '@' is not closed on its line") }
             guard let close else { throw LexError(offset: start, reason: "an asset path '@' is never closed") }
-            return (AssetPath(value: Array(bytes[(start + 1)..<close]), range: (start + 1)..<close, tripleDelimited: false, keyRange: key), close + 1)
+            return (AssetPath(range: (start + 1)..<close, tripleDelimited: false, keyRange: key), close + 1)
         }
         // `@@@…@@@`: may hold `@`; `\@@@` is an escaped delimiter.
         var value: [UInt8] = []
+        var escaped = false
         var index = start + 3
         while index < bytes.count {
             if bytes[index...].starts(with: Array("\\@@@".utf8)) {
                 value += [0x40, 0x40, 0x40]
+                escaped = true
                 index += 4
                 continue
             }
@@ -175,7 +189,7 @@ struct USDALexer {
                 // A run of more than three `@` closes at its last three.
                 var end = index
                 while end + 3 < bytes.count && bytes[end + 3] == UInt8(ascii: "@") { value.append(UInt8(ascii: "@")); end += 1 }
-                return (AssetPath(value: value, range: (start + 3)..<end, tripleDelimited: true, keyRange: key), end + 3)
+                return (AssetPath(range: (start + 3)..<end, unescaped: escaped ? value : nil, tripleDelimited: true, keyRange: key), end + 3)
             }
             if bytes[index] == 0x0A { throw LexError(offset: start, reason: "an asset path '@@@' is not closed on its line") }
             value.append(bytes[index])

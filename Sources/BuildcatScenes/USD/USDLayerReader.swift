@@ -31,8 +31,9 @@ struct USDLayerReader: Sendable {
         init(references: [SceneReference], known: [FileStatus??], isCrate: Bool, directories: DirectoryHandles) {
             self.references = references
             self.isCrate = isCrate
-            var statuses = directories.statuses(count: references.count, ofBytes: { index in
-                references[index].pattern == .file && known[index] == nil ? references[index].resolvedBytes : nil
+            var statuses = directories.statuses(count: references.count, lending: { index, status in
+                guard references[index].pattern == .file && known[index] == nil else { return nil }
+                return .some(references[index].withResolvedBytes(status))
             })
             for index in known.indices { if let status = known[index] { statuses[index] = status } }
             self.statuses = statuses
@@ -78,18 +79,21 @@ struct USDLayerReader: Sendable {
         var lastIsLayer = false
         bytes.withUnsafeBufferPointer { bytes in
             var lines = LineCounter(bytes: UnsafeRawBufferPointer(bytes))
-            for asset in found where !asset.value.isEmpty {
-                let key = UnsafeBufferPointer(rebasing: bytes[asset.keyRange])
-                if lastKey.map({ $0.count != key.count || memcmp(bytes.baseAddress! + $0.lowerBound, key.baseAddress!, key.count) != 0 }) ?? true {
-                    lastKey = asset.keyRange
-                    lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
-                    lastIsLayer = USDFormat.isLayerKey(key)
+            for asset in found {
+                asset.withValue(in: bytes) { value in
+                    guard !value.isEmpty else { return }
+                    let key = UnsafeBufferPointer(rebasing: bytes[asset.keyRange])
+                    if lastKey.map({ $0.count != key.count || memcmp(bytes.baseAddress! + $0.lowerBound, key.baseAddress!, key.count) != 0 }) ?? true {
+                        lastKey = asset.keyRange
+                        lastField = key.isEmpty ? "asset path" : String(decoding: key, as: UTF8.self)
+                        lastIsLayer = USDFormat.isLayerKey(key)
+                    }
+                    let (found, status) = reference(value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
+                                                    block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
+                                                    location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count))
+                    references.append(found)
+                    known.append(status)
                 }
-                let (found, status) = reference(asset.value, isLayer: lastIsLayer, field: lastField, in: path, directory: directory,
-                                                block: Self.lineBlock(lines.line(of: asset.range.lowerBound)),
-                                                location: FieldLocation(offset: Int64(asset.range.lowerBound), capacity: asset.range.count))
-                references.append(found)
-                known.append(status)
             }
         }
         return Layer(references: references, known: known, isCrate: false, directories: directories)
@@ -123,6 +127,11 @@ struct USDLayerReader: Sendable {
     /// exists or a USD layer.
     /// - Returns: the references, and by reference the status found while resolving it (nil
     ///   where none was looked for).
+    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String,
+                           location: FieldLocation) -> (reference: SceneReference, status: FileStatus??) {
+        raw.withUnsafeBufferPointer { reference($0, isLayer: isLayer, field: field, in: path, directory: directory, block: block, location: location) }
+    }
+
     private func crateReferences(_ crate: USDCrate, path: FilePath, directory: PathJoiner) throws -> (references: [SceneReference], known: [FileStatus??]) {
         var references: [SceneReference] = []
         var known: [FileStatus??] = []
@@ -153,12 +162,22 @@ struct USDLayerReader: Sendable {
     ///   - isLayer: whether the path is the value of one of `USDFormat.layerKeys`.
     ///   - field: the key as text (`asset path` when there is none).
     /// - Returns: the reference, and the status of its file when resolving it stat'ed it.
-    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String,
+    private func reference(_ raw: UnsafeBufferPointer<UInt8>, isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String,
                            location: FieldLocation) -> (reference: SceneReference, status: FileStatus??) {
         let tiled = UDIM.hasToken(raw)
-        let resolved = resolve(raw, directory: directory, tiled: tiled)
-        let reference = SceneReference(scene: path, block: block, field: field, raw: raw, kind: isLayer ? .layer : .asset,
-                                       pattern: tiled ? .udim : .file, resolvedBytes: resolved.bytes, location: location)
+        let kind: AssetKind = isLayer ? .layer : .asset
+        let pattern: ReferencePattern = tiled ? .udim : .file
+        // Anchored (nearly every path a tool writes): joined on the stack and copied into the
+        // reference, with no array made for either path.
+        if raw.first != UInt8(ascii: "/") && (Self.isAnchored(raw) || tiled) {
+            let reference = directory.withJoined(raw) { resolved in
+                SceneReference(scene: path, block: block, field: field, raw: raw, kind: kind, pattern: pattern, resolvedBytes: resolved, location: location)
+            }
+            return (reference, nil)
+        }
+        let resolved = resolve(Array(raw), directory: directory, tiled: tiled)
+        let reference = SceneReference(scene: path, block: block, field: field, raw: Array(raw), kind: kind,
+                                       pattern: pattern, resolvedBytes: resolved.bytes, location: location)
         return (reference, resolved.status)
     }
 
@@ -170,7 +189,7 @@ struct USDLayerReader: Sendable {
     private func resolve(_ raw: [UInt8], directory: PathJoiner, tiled: Bool) -> (bytes: [UInt8], status: FileStatus??) {
         if raw.first == UInt8(ascii: "/") { return (FilePath.normalizedJoinBytes([], raw), nil) }
         let anchored = directory.join(raw)
-        if Self.isAnchored(raw) || tiled { return (anchored, nil) }
+        if raw.withUnsafeBufferPointer({ Self.isAnchored($0) }) || tiled { return (anchored, nil) }
         if let status = Self.status(of: anchored) { return (anchored, status) }
         for folder in searchFolders {
             let candidate = folder.join(raw)
@@ -186,7 +205,7 @@ struct USDLayerReader: Sendable {
     }
 
     /// `./…` or `../…`.
-    private static func isAnchored(_ raw: [UInt8]) -> Bool {
+    private static func isAnchored(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
         let dot = UInt8(ascii: "."), slash = UInt8(ascii: "/")
         guard raw.count >= 2, raw[0] == dot else { return false }
         return raw[1] == slash || (raw.count >= 3 && raw[1] == dot && raw[2] == slash)
