@@ -69,6 +69,17 @@ import Testing
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["subLayers", "subLayers", "references", "references", "inputs:file", "f.timeSamples", "f.timeSamples"])
     }
 
+    /// A `@@@` path is read in place unless it had `\\@@@` in it: a run of more than three `@`
+    /// closes at its last three, the others belonging to the path, either way.
+    @Test func tripleDelimitedPathsKeepTheirAtSignsAndUnescapeDelimiters() throws {
+        let text = "#usda 1.0\ndef \"X\" {\n asset a = @@@one@two@@@@\n asset b = @@@x\\@@@y@@@@@\n asset c = @@@plain@@@\n}\n"
+        let bytes = Array(text.utf8)
+        let found = try USDALexer(bytes: bytes).assetPaths()
+        #expect(found.map { String(decoding: $0.value(in: bytes), as: UTF8.self) } == ["one@two@", "x@@@y@@", "plain"])
+        #expect(found.map { $0.unescaped != nil } == [false, true, false])
+        #expect(found.map { String(decoding: bytes[$0.range], as: UTF8.self) } == ["one@two@", #"x\@@@y@@"#, "plain"])
+    }
+
     @Test func identifiersStartWithALetterAndHoldDigitsDotsAndColons() throws {
         // Digits before a name are not part of it; digits, `.` and `:` after its first letter
         // are; bytes of UTF-8 characters are letters.
