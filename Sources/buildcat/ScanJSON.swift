@@ -29,11 +29,12 @@ enum ScanJSON {
                     for index in (chunk * chunkSize)..<end {
                         prefetch(ahead: index, before: end, assets: assets, references: references)
                         if index > 0 { out.append(UInt8(ascii: ",")) }
-                        // Each taken once, then read in place (see appendPlainAsset).
-                        let asset = assets[index]
-                        let reference = references[asset.reference]
-                        if asset.file.frame != nil || !appendPlainAsset(asset, reference, scene: &scene, to: &out) {
-                            appendAsset(asset, reference, to: &out)
+                        // Read in place: a copy of each counted its references up and down again,
+                        // on memory the threads that made it last wrote.
+                        let asset = assets.baseAddress! + index
+                        let reference = references.baseAddress! + asset.pointee.reference
+                        if asset.pointee.file.frame != nil || !appendPlainAsset(asset, reference, scene: &scene, to: &out) {
+                            appendAsset(asset.pointee, reference.pointee, to: &out)
                         }
                     }
                 }
@@ -107,16 +108,16 @@ enum ScanJSON {
     /// - Returns: false, with nothing written, when a piece needs escaping.
     /// - Parameter scene: the last entry's scene, kept for the next: a scene's references come
     ///   one after another.
-    private static func appendPlainAsset(_ asset: ScannedAsset, _ reference: SceneReference, scene: inout LastScene,
+    private static func appendPlainAsset(_ asset: UnsafePointer<ScannedAsset>, _ reference: UnsafePointer<SceneReference>, scene: inout LastScene,
                                          to out: inout [UInt8]) -> Bool {
-        if !reference.withScene({ $0 == scene.path }) { scene = LastScene(reference.scene) }
+        if !reference.pointee.withScene({ $0 == scene.path }) { scene = LastScene(reference.pointee.scene) }
         guard scene.isPlain else { return false }
-        var kind = reference.kind.rawValue
-        var block = reference.block
-        var field = reference.field
-        let size = asset.file.size
-        return asset.file.withPathBytes { path in
-            reference.withRaw { raw in
+        var kind = reference.pointee.kind.rawValue
+        var block = reference.pointee.block
+        var field = reference.pointee.field
+        let size = asset.pointee.file.size
+        return asset.pointee.file.withPathBytes { path in
+            reference.pointee.withRaw { raw in
                 scene.bytes.withUnsafeBufferPointer { scene in
                     kind.withUTF8 { kind in
                         block.withUTF8 { block in
