@@ -43,11 +43,7 @@ public final class DirectoryHandles: Sendable {
 
     /// `statuses(count:of:)` of paths kept as bytes (absolute, without NUL).
     public func statuses(count: Int, ofBytes path: (Int) -> [UInt8]?) -> [FileStatus?] {
-        var last = LastDirectory()
-        return (0..<count).map { index -> FileStatus? in
-            guard let path = path(index) else { return nil }
-            return path.withUnsafeBufferPointer { status(of: $0, last: &last) }
-        }
+        statuses(count: count, lending: { index, status in path(index).map { $0.withUnsafeBufferPointer(status) } })
     }
 
     /// `statuses(count:ofBytes:)` of paths lent one at a time: `withPath` calls the function it

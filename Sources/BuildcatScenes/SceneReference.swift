@@ -206,7 +206,7 @@ public struct SceneReference: @unchecked Sendable {
         // The storage's address read as the bits it is (the reference's only stored property),
         // and its fields through it without a count.
         let object = UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self)
-        // The fields fill the block's first two cache lines; the paths' bytes follow them.
+        // The fields take the block's first ~100 bytes (two cache lines); the paths' bytes follow.
         prefetchForReading(object + (paths ? 128 : 0))
         prefetchForReading(object + (paths ? 192 : 64))
     }

@@ -127,18 +127,15 @@ struct USDLayerReader: Sendable {
     /// exists or a USD layer.
     /// - Returns: the references, and by reference the status found while resolving it (nil
     ///   where none was looked for).
-    private func reference(_ raw: [UInt8], isLayer: Bool, field: String, in path: FilePath, directory: PathJoiner, block: String,
-                           location: FieldLocation) -> (reference: SceneReference, status: FileStatus??) {
-        raw.withUnsafeBufferPointer { reference($0, isLayer: isLayer, field: field, in: path, directory: directory, block: block, location: location) }
-    }
-
     private func crateReferences(_ crate: USDCrate, path: FilePath, directory: PathJoiner) throws -> (references: [SceneReference], known: [FileStatus??]) {
         var references: [SceneReference] = []
         var known: [FileStatus??] = []
         var seen: Set<[UInt8]> = []
         func add(_ value: [UInt8], block: String, onlyIfUsed: Bool) {
             guard !value.isEmpty, seen.insert(value).inserted else { return }
-            var (found, status) = reference(value, isLayer: false, field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
+            var (found, status) = value.withUnsafeBufferPointer {
+                reference($0, isLayer: false, field: "asset path", in: path, directory: directory, block: block, location: FieldLocation(offset: -1, capacity: value.count))
+            }
             let isLayer = found.resolvedBytes.withUnsafeBufferPointer { FilePath.hasExtension($0, in: Self.layerOrPackageExtensions) }
             if onlyIfUsed && !isLayer && found.pattern != .udim {
                 status = status ?? .some(Self.status(of: found.resolvedBytes))
@@ -158,6 +155,8 @@ struct USDLayerReader: Sendable {
 
     private static let layerOrPackageExtensions = USDFormat.layerExtensions + [Array("usdz".utf8)]
 
+    /// The reference `raw` makes, resolved as USD's default resolver resolves it: anchored
+    /// (`./`, `../`) relative to the layer, as a `<UDIM>` pattern is; otherwise by `resolve`.
     /// - Parameters:
     ///   - isLayer: whether the path is the value of one of `USDFormat.layerKeys`.
     ///   - field: the key as text (`asset path` when there is none).
@@ -175,27 +174,26 @@ struct USDLayerReader: Sendable {
             }
             return (reference, nil)
         }
-        let resolved = resolve(Array(raw), directory: directory, tiled: tiled)
+        let resolved = resolve(Array(raw), directory: directory)
         let reference = SceneReference(scene: path, block: block, field: field, raw: Array(raw), kind: kind,
                                        pattern: pattern, resolvedBytes: resolved.bytes, location: location)
         return (reference, resolved.status)
     }
 
-    /// USD's default resolver: absolute as it is; anchored relative to the layer; a search
-    /// path relative to the layer if there, else in the search path's folders, else (missing)
-    /// relative to the layer.
+    /// The rest of USD's default resolver, for a path neither anchored nor a pattern: absolute as
+    /// it is; a search path relative to the layer if there, else in the search path's folders,
+    /// else (missing) relative to the layer.
     /// - Returns: the path, and for a search path the status of what was found (`.some(nil)`:
     ///   nothing), which need not be stat'ed again.
-    private func resolve(_ raw: [UInt8], directory: PathJoiner, tiled: Bool) -> (bytes: [UInt8], status: FileStatus??) {
+    private func resolve(_ raw: [UInt8], directory: PathJoiner) -> (bytes: [UInt8], status: FileStatus??) {
         if raw.first == UInt8(ascii: "/") { return (FilePath.normalizedJoinBytes([], raw), nil) }
-        let anchored = directory.join(raw)
-        if raw.withUnsafeBufferPointer({ Self.isAnchored($0) }) || tiled { return (anchored, nil) }
-        if let status = Self.status(of: anchored) { return (anchored, status) }
+        let relative = directory.join(raw)
+        if let status = Self.status(of: relative) { return (relative, status) }
         for folder in searchFolders {
             let candidate = folder.join(raw)
             if let status = Self.status(of: candidate) { return (candidate, status) }
         }
-        return (anchored, .some(nil))
+        return (relative, .some(nil))
     }
 
     /// The status of the file at `path` (followed if a link); nil when there is none or it
