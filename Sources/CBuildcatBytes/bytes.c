@@ -68,3 +68,92 @@ int buildcat_is_plain_json(const void *bytes, size_t count) {
     return 1;
 #endif
 }
+
+#ifdef __SSE2__
+/// The lanes of `chunk` that hold `#"'<@=[({])}`: bytes that differ in one bit are compared in
+/// pairs, that bit cleared (`"#`, `()`, `<=`, `[{`, `]}`), seven comparisons for twelve bytes.
+static int usda_stop_lanes(__m128i chunk) {
+    const __m128i pairs = _mm_and_si128(chunk, _mm_set1_epi8((char)0xFE));     // "# () <=
+    const __m128i brackets = _mm_and_si128(chunk, _mm_set1_epi8((char)0xDF));  // [{ ]}
+    __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(pairs, _mm_set1_epi8('"')), _mm_cmpeq_epi8(pairs, _mm_set1_epi8('('))),
+                                 _mm_or_si128(_mm_cmpeq_epi8(pairs, _mm_set1_epi8('<')), _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\''))));
+    stops = _mm_or_si128(stops, _mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('@')),
+                                             _mm_or_si128(_mm_cmpeq_epi8(brackets, _mm_set1_epi8('[')), _mm_cmpeq_epi8(brackets, _mm_set1_epi8(']')))));
+    return _mm_movemask_epi8(stops);
+}
+
+static int three_lanes(__m128i chunk, __m128i a, __m128i b, __m128i c) {
+    return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, a), _mm_cmpeq_epi8(chunk, b)), _mm_cmpeq_epi8(chunk, c)));
+}
+#endif
+
+static int is_usda_stop(unsigned char byte) {
+    switch (byte) {
+    case '#': case '"': case '\'': case '<': case '@': case '=':
+    case '[': case '(': case '{': case ']': case ')': case '}':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+// Both scans below read sixteen bytes at a time; the last few, fewer than sixteen, are read
+// again with the sixteen before them (lanes before `from` masked off) rather than a byte at a
+// time: the stops are a dozen bytes apart in a typical layer, and so are the ends of its strings.
+
+#ifdef __SSE2__
+/// The lanes of `chunk` that hold a byte that starts an identifier: a letter, `_`, or any byte
+/// of a multi-byte character.
+static int identifier_start_lanes(__m128i chunk) {
+    const __m128i folded = _mm_or_si128(chunk, _mm_set1_epi8(0x20));  // A-Z to a-z
+    const __m128i letters = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    return _mm_movemask_epi8(_mm_or_si128(letters, _mm_cmpeq_epi8(chunk, _mm_set1_epi8('_')))) | _mm_movemask_epi8(chunk);
+}
+#endif
+
+static int starts_identifier(unsigned char byte) {
+    return ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z') || byte == '_' || byte >= 0x80;
+}
+
+size_t buildcat_usda_next_stop(const void *bytes, size_t count, size_t from, size_t *last_identifier_start) {
+    const unsigned char *at = bytes;
+#ifdef __SSE2__
+    for (; from + 16 <= count; from += 16) {
+        const __m128i chunk = _mm_loadu_si128((const __m128i *)(at + from));
+        const unsigned stops = (unsigned)usda_stop_lanes(chunk);
+        // The starts before the stop, if any: the lanes below its lowest bit.
+        const unsigned starts = (unsigned)identifier_start_lanes(chunk) & (stops - 1) & ~stops;
+        if (starts != 0) *last_identifier_start = from + 31 - (size_t)__builtin_clz(starts);
+        if (stops != 0) return from + (size_t)__builtin_ctz(stops);
+    }
+    if (from < count && count >= 16) {
+        const __m128i chunk = _mm_loadu_si128((const __m128i *)(at + count - 16));
+        const unsigned shift = 16 - (unsigned)(count - from);
+        const unsigned stops = (unsigned)usda_stop_lanes(chunk) >> shift;
+        const unsigned starts = ((unsigned)identifier_start_lanes(chunk) >> shift) & (stops - 1) & ~stops;
+        if (starts != 0) *last_identifier_start = from + 31 - (size_t)__builtin_clz(starts);
+        return stops != 0 ? from + (size_t)__builtin_ctz(stops) : count;
+    }
+#endif
+    for (; from < count && !is_usda_stop(at[from]); from++) {
+        if (starts_identifier(at[from])) *last_identifier_start = from;
+    }
+    return from;
+}
+
+size_t buildcat_next_of_three(const void *bytes, size_t count, size_t from, unsigned char a, unsigned char b, unsigned char c) {
+    const unsigned char *at = bytes;
+#ifdef __SSE2__
+    const __m128i wantA = _mm_set1_epi8((char)a), wantB = _mm_set1_epi8((char)b), wantC = _mm_set1_epi8((char)c);
+    for (; from + 16 <= count; from += 16) {
+        int lanes = three_lanes(_mm_loadu_si128((const __m128i *)(at + from)), wantA, wantB, wantC);
+        if (lanes != 0) return from + (size_t)__builtin_ctz((unsigned)lanes);
+    }
+    if (from < count && count >= 16) {
+        int lanes = three_lanes(_mm_loadu_si128((const __m128i *)(at + count - 16)), wantA, wantB, wantC) >> (16 - (count - from));
+        return lanes != 0 ? from + (size_t)__builtin_ctz((unsigned)lanes) : count;
+    }
+#endif
+    while (from < count && at[from] != a && at[from] != b && at[from] != c) from++;
+    return from;
+}

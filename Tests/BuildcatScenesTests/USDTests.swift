@@ -91,6 +91,31 @@ import Testing
         #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) } == ["abc", "x.5", "\u{FC}tf8_name", "\u{FC}tf8_name", "ns:a.b2"])
     }
 
+    /// The name a `=` gives a value is the last identifier outside strings, comments and `<…>`
+    /// paths before it, however far back and however the layer's bytes fall in the lexer's
+    /// sixteen-byte reads.
+    @Test func theKeyIsTheLastIdentifierOutsideStringsCommentsAndPaths() throws {
+        let text = """
+            #usda 1.0
+            def "X" {
+             custom string info "doc" = @a@
+             # note = @x@
+             kind = @b@
+             name2 </x/y.z> = @c@
+             a_very_long_identifier_spanning:three.chunks_of_sixteen = @d@
+             last "s" 'q' # c
+             = @e@
+            }
+            """
+        for padding in 0..<17 {  // every alignment of the layer's bytes
+            let bytes = Array((String(repeating: " ", count: padding) + text).utf8)
+            let found = try USDALexer(bytes: bytes).assetPaths()
+            #expect(found.map { String(decoding: $0.value(in: bytes), as: UTF8.self) } == ["a", "b", "c", "d", "e"])
+            #expect(found.map { String(decoding: bytes[$0.keyRange], as: UTF8.self) }
+                    == ["info", "kind", "name2", "a_very_long_identifier_spanning:three.chunks_of_sixteen", "last"])
+        }
+    }
+
     @Test(arguments: [0, 1, 9, 10, 99, 100, 12_345, 999_999_999, Int.max, -3, Int.min])
     func aTextLayersBlockIsItsLine(line: Int) {
         #expect(USDLayerReader.lineBlock(line) == "line \(line)")

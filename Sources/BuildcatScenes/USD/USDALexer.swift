@@ -49,114 +49,101 @@ struct USDALexer {
         // ranges of the layer, made bytes only for the paths found (most identifiers are not keys).
         var keys: [Range<Int>] = [0..<0]
         keys.reserveCapacity(16)  // brackets nest a few deep
-        var lastIdentifier = 0..<0
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            // Through what means nothing here (spaces, numbers, punctuation) and identifiers to
-            // the next special byte, a table look-up a byte: most of a layer is these (byte by
-            // byte comparisons were a fifth of reading a large stage; a call a token, a tenth of
-            // the lexer).
-            index = Self.skipPlain(in: bytes, from: index, lastIdentifier: &lastIdentifier)
-            guard index < count else { break }
-            switch bytes[index] {
-            case UInt8(ascii: "#"):
-                while index < count && bytes[index] != 0x0A { index += 1 }
-            case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                index = try skipString(at: index)
-                continue
-            case UInt8(ascii: "<"):
-                // A path (`</World/Set>`, `<../Other.attr>`): may hold `@` in variant selections.
-                guard let close = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw LexError(offset: index, reason: "a path '<' is never closed") }
-                index = close
-            case UInt8(ascii: "@"):
-                let path = try assetPath(at: index, key: keys[keys.count - 1])
-                found.append(path.path)
-                index = path.end
-                continue
-            case UInt8(ascii: "="):
-                keys[keys.count - 1] = lastIdentifier
-            case UInt8(ascii: "["), UInt8(ascii: "("), UInt8(ascii: "{"):
-                keys.append(keys[keys.count - 1])
-            default:  // `]`, `)`, `}`
-                if keys.count > 1 { keys.removeLast() }
+        // Where the last identifier outside strings, comments and paths starts, or a byte of it:
+        // the name a `=` gives a value is worked out from it only when a `=` comes.
+        var identifierStart = -1
+        try bytes.withUnsafeBufferPointer { (text) throws(LexError) in
+            let count = text.count
+            var index = 0
+            while index < count {
+                // To the next byte that means something here, sixteen at a time: most of a layer is
+                // spaces, names and numbers between them (a table look-up a byte was a seventh of
+                // reading a large stage).
+                index = ByteScan.nextUSDAStop(in: text, from: index, identifierStart: &identifierStart)
+                guard index < count else { break }
+                switch text[index] {
+                case UInt8(ascii: "#"):
+                    index = ByteScan.next(0x0A, 0x0A, 0x0A, in: text, from: index)
+                case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                    index = try Self.skipString(in: text, at: index)
+                    continue
+                case UInt8(ascii: "<"):
+                    // A path (`</World/Set>`, `<../Other.attr>`): may hold `@` in variant selections.
+                    let open = index
+                    index = ByteScan.next(UInt8(ascii: ">"), UInt8(ascii: ">"), UInt8(ascii: ">"), in: text, from: index)
+                    guard index < count else { throw LexError(offset: open, reason: "a path '<' is never closed") }
+                case UInt8(ascii: "@"):
+                    let path = try assetPath(at: index, key: keys[keys.count - 1])
+                    found.append(path.path)
+                    index = path.end
+                    continue
+                case UInt8(ascii: "="):
+                    keys[keys.count - 1] = Self.identifier(around: identifierStart, in: text)
+                case UInt8(ascii: "["), UInt8(ascii: "("), UInt8(ascii: "{"):
+                    keys.append(keys[keys.count - 1])
+                default:  // `]`, `)`, `}`
+                    if keys.count > 1 { keys.removeLast() }
+                }
+                index += 1
             }
-            index += 1
         }
         return found
     }
 
-    /// From `start`, the index of the first special byte (or the end), through what means
-    /// nothing here and identifiers: the last of those, if any, becomes `lastIdentifier`.
-    private static func skipPlain(in bytes: [UInt8], from start: Int, lastIdentifier: inout Range<Int>) -> Int {
-        bytes.withUnsafeBufferPointer { text in
-            classes.withUnsafeBufferPointer { classes in
-                var index = start
-                while index < text.count {
-                    let byteClass = classes[Int(text[index])]
-                    if byteClass <= identifierByte {
-                        index += 1
-                    } else if byteClass == identifierStart {
-                        let first = index
-                        index += 1
-                        while index < text.count && classes[Int(text[index])] & identifierByte != 0 { index += 1 }
-                        lastIdentifier = first..<index
-                    } else {
-                        break
-                    }
-                }
-                return index
-            }
+    /// The identifier that holds the byte at `index` that can start one (empty for none, -1).
+    ///
+    /// An identifier is a letter, `_` or a byte of a multi-byte character, then any of those,
+    /// digits, `:` and `.`; in a run of such bytes it starts at the first that can start one
+    /// (`1.5abc` holds `abc`). Outside strings, comments and paths, a run is bounded by bytes
+    /// the lexer stops at, quotes and line feeds, never by what those hold.
+    private static func identifier(around index: Int, in text: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        guard index >= 0 else { return 0..<0 }
+        return classes.withUnsafeBufferPointer { classes in
+            var end = index + 1
+            while end < text.count && classes[Int(text[end])] & identifierByte != 0 { end += 1 }
+            var start = index
+            while start > 0 && classes[Int(text[start - 1])] & identifierByte != 0 { start -= 1 }
+            while classes[Int(text[start])] != identifierStart { start += 1 }
+            return start..<end
         }
     }
 
-    /// By byte: 0 for one that means nothing here and starts no identifier; `identifierStart`
-    /// (which holds `identifierByte`) for a letter, `_` or any byte of a multi-byte character;
-    /// `identifierByte` alone for a digit, `:` or `.` (inside an identifier only); `special` for
-    /// `#`, quotes, `<`, `@`, `=` and brackets.
+    /// By byte: `identifierStart` (which holds `identifierByte`) for a letter, `_` or any byte of
+    /// a multi-byte character; `identifierByte` alone for a digit, `:` or `.` (inside an
+    /// identifier only); 0 for any other.
     private static let classes: [UInt8] = (0...255).map { value -> UInt8 in
         let byte = UInt8(value)
-        if Array("#\"'<@=[({])}".utf8).contains(byte) { return special }
         if (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: "_") || byte >= 0x80 {
-            return identifierStart | identifierByte
+            return identifierStart
         }
         if (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") { return identifierByte }
         return 0
     }
     private static let identifierByte: UInt8 = 1
     private static let identifierStart: UInt8 = 3
-    private static let special: UInt8 = 4
 
     /// The index after a string starting at `start`.
-    private func skipString(at start: Int) throws(LexError) -> Int {
-        let quote = bytes[start]
-        let triple = start + 2 < bytes.count && bytes[start + 1] == quote && bytes[start + 2] == quote
+    private static func skipString(in text: UnsafeBufferPointer<UInt8>, at start: Int) throws(LexError) -> Int {
+        let quote = text[start]
+        let backslash = UInt8(ascii: "\\")
+        let count = text.count
+        let triple = start + 2 < count && text[start + 1] == quote && text[start + 2] == quote
         var index = start + (triple ? 3 : 1)
-        if !triple {
-            // Through what cannot end the string or be an error, without a bounds check a byte.
-            index = bytes.withUnsafeBufferPointer { text in
-                var index = index
-                while index < text.count, text[index] != quote, text[index] != UInt8(ascii: "\\"), text[index] != 0x0A { index += 1 }
-                return index
-            }
-            // Most strings end there: no escape, on one line.
-            if index < bytes.count && bytes[index] == quote { return index + 1 }
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\\") {
+        while true {
+            // To the next byte that may end the string, escapes one, or (on one line) is an error.
+            index = ByteScan.next(quote, backslash, triple ? quote : 0x0A, in: text, from: min(index, count))
+            guard index < count else { throw LexError(offset: start, reason: "a string is never closed") }
+            switch text[index] {
+            case backslash:
                 index += 2
-                continue
-            }
-            if byte == quote {
-                if !triple { return index + 1 }
-                if index + 2 < bytes.count && bytes[index + 1] == quote && bytes[index + 2] == quote { return index + 3 }
-            } else if byte == 0x0A && !triple {
+            case 0x0A:
                 throw LexError(offset: start, reason: "a string is not closed on its line")
+            default:
+                if !triple { return index + 1 }
+                if index + 2 < count && text[index + 1] == quote && text[index + 2] == quote { return index + 3 }
+                index += 1
             }
-            index += 1
         }
-        throw LexError(offset: start, reason: "a string is never closed")
     }
 
     private func assetPath(at start: Int, key: Range<Int>) throws(LexError) -> (path: AssetPath, end: Int) {

@@ -14,7 +14,18 @@ size_t buildcat_count_byte(const void *bytes, size_t count, unsigned char byte);
 /// `"` and `\`: a string JSON holds as it is, without escapes.
 int buildcat_is_plain_json(const void *bytes, size_t count);
 
+/// The index of the first byte from `from` on, of the `count` bytes at `bytes`, that a USD text
+/// layer's lexer stops at — `#`, `"`, `'`, `<`, `@`, `=` or a bracket (`[({])}`) — or `count`;
+/// `*last_identifier_start` becomes the index of the last byte before it that can start an
+/// identifier (a letter, `_`, a byte of a multi-byte character), and is left as it is if none does.
+size_t buildcat_usda_next_stop(const void *bytes, size_t count, size_t from, size_t *last_identifier_start);
+
+/// The index of the first byte from `from` on, of the `count` bytes at `bytes`, that is `a`, `b`
+/// or `c`, or `count`.
+size_t buildcat_next_of_three(const void *bytes, size_t count, size_t from, unsigned char a, unsigned char b, unsigned char c);
+
 /// Asks the processor to bring the cache line at `address` into its caches, for a read soon.
 static inline void buildcat_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 
 #endif
