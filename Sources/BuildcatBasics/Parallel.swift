@@ -13,11 +13,9 @@ public enum Parallel {
 
     /// Has malloc grow each thread's heap by `bytes` at a time, not a page at a time (an
     /// mprotect call each): for commands whose threads allocate in bursts. Address space only;
-    /// nothing is resident until it is used. This thread's heap is backed by huge pages
-    /// (`adviseHugeHeap`).
+    /// nothing is resident until it is used.
     public static func growHeaps(by bytes: Int) {
         buildcat_set_heap_growth(bytes)
-        adviseHugeHeap()
     }
 
     /// Asks the system to back the calling thread's malloc heap with transparent huge pages
@@ -30,16 +28,17 @@ public enum Parallel {
         buildcat_advise_huge_heap()
     }
 
-    /// The queue for work a thread will soon wait for (a scan's read-ahead): above other
-    /// background work.
-    public static var urgent: DispatchQueue { DispatchQueue.global(qos: .userInitiated) }
+    /// Runs `work` soon on one of the urgent threads: for work a thread will soon wait for (a
+    /// scan's read-ahead), in the order it was handed over. See `UrgentThreads`.
+    public static func urgently(_ work: @escaping @Sendable () -> Void) {
+        UrgentThreads.shared.run(work)
+    }
 
-    /// Starts a thread for `urgent` work now, and has it set up its heap (`adviseHugeHeap`),
-    /// while the caller goes on (parsing its arguments): Dispatch starts a thread only when work
-    /// arrives, and a scan's first read-ahead waited 0.25–4.4 ms for one (1.8 ms median), with a
-    /// core idle. An idle thread costs nothing, and Dispatch ends it after a few seconds unused.
-    public static func startUrgentThread() {
-        urgent.async { adviseHugeHeap() }
+    /// Starts the urgent threads now, each setting up its heap (`adviseHugeHeap`), while the
+    /// caller goes on (parsing its arguments): a scan's first read-ahead then finds a thread
+    /// running. Idle, a thread costs nothing.
+    public static func startUrgentThreads() {
+        UrgentThreads.shared.startAll()
     }
 
     /// Calls `body` once for every index in `0..<count`, on up to `threads` threads at once.
@@ -170,13 +169,16 @@ private final class ResultSlots<Value>: @unchecked Sendable {
 public final class DedicatedThread: @unchecked Sendable {
     private var thread = pthread_t()
 
-    public init(_ body: @escaping @Sendable () -> Void) {
+    /// - Parameter elsewhere: start it on another processor than the caller's, for work that
+    ///   runs beside the caller's (`buildcat_start_thread_elsewhere`).
+    public init(elsewhere: Bool = false, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let result = pthread_create(&thread, nil, { pointer in
+        let run: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { pointer in
             let box = Unmanaged<Box>.fromOpaque(pointer!).takeRetainedValue()
             box.body()
             return nil
-        }, box)
+        }
+        let result = elsewhere ? buildcat_start_thread_elsewhere(&thread, run, box) : pthread_create(&thread, nil, run, box)
         precondition(result == 0, "pthread_create failed: \(result)")  // only without resources
     }
 

@@ -1,5 +1,4 @@
 import BuildcatBasics
-import Dispatch
 import Synchronization
 
 /// Work on files a scan will reach, started on other cores as soon as the scan learns of them
@@ -36,13 +35,12 @@ final class ReadAhead<Value: Sendable>: Sendable {
             state.running += 1
             return true
         }
-        // Above other background work (stats): the scan is waiting for these next.
-        if needsWorker { Parallel.urgent.async { self.runQueued() } }
+        // On the urgent threads, not behind other background work: the scan waits for these next.
+        if needsWorker { Parallel.urgently { self.runQueued() } }
     }
 
     /// Runs queued work until none is left.
     private func runQueued() {
-        Parallel.adviseHugeHeap()
         while let slot = state.withLock({ state -> Slot? in
             guard state.next < state.queue.count else {
                 state.queue.removeAll(keepingCapacity: true)
@@ -79,7 +77,7 @@ final class ReadAhead<Value: Sendable>: Sendable {
     /// (work that starts more work), and a slot never taken must not keep it alive.
     private final class Slot: @unchecked Sendable {
         private var work: (@Sendable () -> Value)?
-        let finished = DispatchSemaphore(value: 0)
+        let finished = HandOff()
         private let claimed = Atomic<Bool>(false)
         var value: Value?
 
@@ -97,7 +95,7 @@ final class ReadAhead<Value: Sendable>: Sendable {
         func runUnlessClaimed() {
             guard claim() else { return }
             value = run()
-            finished.signal()
+            finished.give()
         }
     }
 }

@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -160,4 +162,47 @@ void buildcat_advise_huge_heap(void) {
 
 int buildcat_open_directory_path(const char *path) {
     return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/// What a thread started elsewhere runs, and the processors it may use once running.
+struct elsewhere_start {
+    void *(*body)(void *);
+    void *argument;
+    cpu_set_t allowed;
+};
+
+static void *run_elsewhere(void *pointer) {
+    struct elsewhere_start start = *(struct elsewhere_start *)pointer;
+    free(pointer);
+    // Signals are for the threads that wait for them (a worker's SIGTERM), as in Dispatch's
+    // threads: one that reached this thread would take its default action, ending the process.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    // Placed; from now on free to move like any other thread.
+    sched_setaffinity(0, sizeof start.allowed, &start.allowed);
+    return start.body(start.argument);
+}
+
+int buildcat_start_thread_elsewhere(pthread_t *thread, void *(*body)(void *), void *argument) {
+    struct elsewhere_start *start = malloc(sizeof *start);
+    if (start == NULL) return ENOMEM;
+    start->body = body;
+    start->argument = argument;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    int current = sched_getcpu();
+    if (sched_getaffinity(0, sizeof start->allowed, &start->allowed) == 0 && current >= 0 && CPU_ISSET(current, &start->allowed)
+        && CPU_COUNT(&start->allowed) > 1) {
+        cpu_set_t others = start->allowed;
+        CPU_CLR(current, &others);
+        pthread_attr_setaffinity_np(&attributes, sizeof others, &others);
+    } else {
+        CPU_ZERO(&start->allowed);
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) CPU_SET(cpu, &start->allowed);
+    }
+    int result = pthread_create(thread, &attributes, run_elsewhere, start);
+    pthread_attr_destroy(&attributes);
+    if (result != 0) free(start);
+    return result;
 }

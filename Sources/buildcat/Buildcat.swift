@@ -31,8 +31,11 @@ struct Buildcat: ParsableCommand {
         // Scans and stages allocate in bursts on several threads: 32 MiB of heap at a time took
         // a tenth off scanning a large USD stage.
         Parallel.growHeaps(by: 32 << 20)
-        Parallel.startUrgentThread()
+        // The urgent threads first, with a scan's start as their first work when there is one:
+        // they set up their heaps and begin reading while this one sets up its own and parses.
         EarlyScan.begin(Array(CommandLine.arguments.dropFirst()))
+        Parallel.startUrgentThreads()
+        Parallel.adviseHugeHeap()
         main(nil)
     }
 }

@@ -14,13 +14,13 @@ import SystemPackage
 /// that turns out wrong, costs a read and nothing else: what is read only reaches the scan of
 /// that very path, and an error met reading it is the one the scan would have met.
 enum EarlyScan {
-    /// Begins, on `Parallel.urgent`, a scan's start for these arguments (without the program's
-    /// name) when they are a `scan` command's; nothing otherwise.
+    /// Begins, on an urgent thread (`Parallel.urgently`), a scan's start for these arguments
+    /// (without the program's name) when they are a `scan` command's; nothing otherwise.
     static func begin(_ arguments: [String]) {
         guard arguments.first == "scan" else { return }
         let start = Start()
         started.withLock { $0 = start }
-        Parallel.urgent.async {
+        Parallel.urgently {
             let formats = makeSceneFormats()
             for argument in arguments.dropFirst() where !argument.hasPrefix("-") {
                 guard let path = try? FileSystem.absolute(try RawArguments.path(argument)) else { continue }
@@ -43,11 +43,11 @@ enum EarlyScan {
     /// read-ahead they started is theirs to hand over (`SceneFormat.startReading`).
     private final class Start: @unchecked Sendable {
         private var made: [any SceneFormat] = []
-        private let ready = DispatchSemaphore(value: 0)
+        private let ready = HandOff()
 
         func hand(_ formats: [any SceneFormat]) {
             made = formats
-            ready.signal()
+            ready.give()
         }
 
         func formats() -> [any SceneFormat] {

@@ -374,6 +374,63 @@ import Testing
         #expect(flags.split(separator: " ").contains("hg"), "\(flags)")
     }
 
+    /// Urgent work runs in the order it was handed over, whether a thread is running, spinning
+    /// for more, or asleep past its spin (`Spin.limit`) when the work comes.
+    @Test func urgentWorkRunsInOrderWhetherItsThreadsRunSpinOrSleep() {
+        let ran = Mutex<[Int]>([])
+        var next = 0
+        for pause in [0, 50, 5_000] {  // microseconds: busy, spinning, asleep
+            usleep(UInt32(pause))
+            let done = HandOff()
+            for index in next..<(next + 100) {
+                Parallel.urgently {
+                    ran.withLock { $0.append(index) }
+                    if index % 100 == 99 { done.give() }
+                }
+            }
+            next += 100
+            done.wait()
+        }
+        #expect(ran.withLock { $0 } == Array(0..<300))
+    }
+
+    /// A hand-off reaches its waiter whether it is given at once, while the waiter spins, or
+    /// after the waiter has gone to sleep; and what the giver wrote before is seen after.
+    @Test(arguments: [0, 50, 5_000])
+    func aHandOffReachesItsWaiter(afterMicroseconds delay: Int) {
+        let handOff = HandOff()
+        let written = Mutex(0)
+        let giver = DedicatedThread {
+            usleep(UInt32(delay))
+            written.withLock { $0 = 42 }
+            handOff.give()
+        }
+        handOff.wait()
+        #expect(written.withLock { $0 } == 42)
+        giver.join()
+    }
+
+    /// A thread started beside the caller's leaves every signal to the threads that wait for
+    /// them: a worker's SIGTERM, reaching it, would have ended the process.
+    @Test func aThreadStartedElsewhereBlocksSignals() {
+        let blocked = Mutex<Bool?>(nil)
+        // Made by a thread that blocks none (as a program's main thread), since a new thread
+        // takes its maker's mask (the test runner's threads block some).
+        let maker = DedicatedThread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            let thread = DedicatedThread(elsewhere: true) {
+                var mask = sigset_t()
+                pthread_sigmask(SIG_BLOCK, nil, &mask)
+                blocked.withLock { $0 = sigismember(&mask, SIGTERM) == 1 && sigismember(&mask, SIGINT) == 1 }
+            }
+            thread.join()
+        }
+        maker.join()
+        #expect(blocked.withLock { $0 } == true)
+    }
+
     @Test func mapKeepsOrderAcrossThreads() {
         let values = Parallel.map(count: 10_000, threads: 4, makeContext: { 0 }) { index, _ in index * 2 }
         #expect(values == (0..<10_000).map { $0 * 2 })

@@ -24,6 +24,15 @@ size_t buildcat_usda_next_stop(const void *bytes, size_t count, size_t from, siz
 /// or `c`, or `count`.
 size_t buildcat_next_of_three(const void *bytes, size_t count, size_t from, unsigned char a, unsigned char b, unsigned char c);
 
+/// Tells the processor the caller is spinning on a flag another thread will set (x86 `pause`).
+static inline void buildcat_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// Asks the processor to bring the cache line at `address` into its caches, for a read soon.
 static inline void buildcat_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
 

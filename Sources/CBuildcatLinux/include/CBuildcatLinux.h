@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <pthread.h>
 
 /// copy_file_range(2): copy up to `length` bytes between two descriptors inside the kernel.
 ssize_t buildcat_copy_file_range(int fd_in, int fd_out, size_t length);
@@ -31,6 +32,12 @@ int buildcat_syncfs(int fd);
 /// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: start writing a file's dirty pages back now,
 /// without waiting, so that a later fsync or syncfs has less to wait for.
 int buildcat_start_writeback(int fd);
+
+/// Starts a thread running `body(argument)` on a processor other than the calling thread's (when
+/// the process may run on more than one), free to move to any once it runs: a new thread is
+/// otherwise queued on its creator's processor (see `UrgentThreads`). It blocks every signal,
+/// leaving them to the threads that wait for them. pthread_create's result.
+int buildcat_start_thread_elsewhere(pthread_t *thread, void *(*body)(void *), void *argument);
 
 /// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
 int buildcat_processor_count(void);
