@@ -88,54 +88,6 @@ public enum Parallel {
     }
 }
 
-extension Parallel {
-    /// Renders `count` pieces of output on all cores and hands each to `emit` on this thread,
-    /// in order, as soon as it and those before it are done. A piece's buffer is used again
-    /// for a later piece once emitted, and no more than a few pieces a thread are rendered
-    /// ahead of the one emitted: megabytes of output (a scan's JSON) are never whole in
-    /// memory, and the few buffers are faulted in once, not a fresh megabyte per piece
-    /// (unbounded, the renderers ran dozens of pieces ahead, each in a new buffer).
-    public static func renderInOrder(
-        count: Int, threads: Int = processorCount,
-        render: @escaping @Sendable (_ index: Int, _ buffer: inout [UInt8]) -> Void, emit: ([UInt8]) -> Void
-    ) {
-        guard count > 0 else { return }
-        let pieces = ResultSlots<[UInt8]>(count: count)
-        let done = (0..<count).map { _ in DispatchSemaphore(value: 0) }
-        let spare = Mutex<[[UInt8]]>([])
-        // A piece is taken only with a permit, given back once it is emitted. Pieces are taken
-        // in order, so the next to emit always holds one: waiting for a permit cannot stall it.
-        // (Made at zero and signalled: Dispatch traps on a semaphore freed below the value it
-        // was made with, and each thread's last wait, finding no piece left, is not given back.)
-        let permits = DispatchSemaphore(value: 0)
-        for _ in 0..<(2 * max(1, threads)) { permits.signal() }
-        let finished = DispatchGroup()
-        DispatchQueue.global().async(group: finished) {
-            forEach(count: count, threads: threads, makeContext: {}, take: { permits.wait() }) { index, _ in
-                var buffer = spare.withLock { $0.popLast() } ?? []
-                buffer.removeAll(keepingCapacity: true)
-                render(index, &buffer)
-                // Moved, not copied: a copy held here past the signal would leave the piece
-                // shared when it comes back to be used again (and it would be made anew).
-                pieces.store(consume buffer, at: index)
-                done[index].signal()
-            }
-        }
-        for index in 0..<count {
-            done[index].wait()
-            do {
-                let piece = pieces.take(at: index)
-                emit(piece)
-                spare.withLock { $0.append(piece) }
-            }
-            // Only now, with this thread's hold on the piece gone: a renderer taking its buffer
-            // while this still held it would not have it to itself, and would make a new one.
-            permits.signal()
-        }
-        finished.wait()
-    }
-}
-
 /// One slot per index for results computed on several threads.
 ///
 /// `@unchecked Sendable` is safe because each slot is written by exactly one thread (the one that
