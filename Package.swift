@@ -61,12 +61,13 @@ let package = Package(
             name: "buildcat",
             dependencies: [
                 "BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatRedis", "BuildcatQueue", "BuildcatFarm",
+                "CBuildcatBytes",  // scan --json's entries, composed in C
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .target(name: "BuildcatTestSupport", dependencies: ["BuildcatBasics"], path: "Tests/BuildcatTestSupport"),
-        .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport"]),
+        .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport", "CBuildcatBytes"]),
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport", "CBuildcatXXH3"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),

@@ -192,6 +192,12 @@ public struct SceneReference: @unchecked Sendable {
         try storage.withBytes { _, resolved in try body(resolved) }
     }
 
+    /// Calls `body` with the bytes of `raw` and of `resolvedBytes`, without a copy (as `withRaw`
+    /// does), in one call.
+    public func withRawAndResolvedBytes<Result>(_ body: (_ raw: UnsafeBufferPointer<UInt8>, _ resolved: UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try storage.withBytes(body)
+    }
+
     /// Calls `body` with `scene`, without a copy (as `withRaw` does).
     public func withScene<Result>(_ body: (FilePath) throws -> Result) rethrows -> Result {
         try body(storage.fields.pointee.scene)
@@ -387,6 +393,13 @@ public struct ReferencedFile: Sendable {
     private enum Source: Sendable {
         case bytes([UInt8])
         case reference(SceneReference)
+    }
+
+    /// Whether the path is its reference's resolved path (the file of a single-file reference),
+    /// found without a copy of the reference.
+    public var isFileOfReference: Bool {
+        if case .reference = source { return true }
+        return false
     }
 
     /// Calls `body` with the path's bytes, without a copy.

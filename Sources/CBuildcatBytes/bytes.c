@@ -157,3 +157,72 @@ size_t buildcat_next_of_three(const void *bytes, size_t count, size_t from, unsi
     while (from < count && at[from] != a && at[from] != b && at[from] != c) from++;
     return from;
 }
+
+/// Appends a label (a literal) at `*at`.
+#define PUT_LABEL(at, label) (memcpy((at), (label), sizeof(label) - 1), (at) += sizeof(label) - 1)
+
+/// Appends `text` at `*at` if JSON holds it as it is; 0 if not. Checked and copied in one pass,
+/// sixteen bytes at a time (the last sixteen, or eight, overlapping the ones before: no byte
+/// read or written past the text's).
+static int put_plain(unsigned char **at, buildcat_text text) {
+    const unsigned char *from = text.bytes;
+    unsigned char *to = *at;
+    size_t count = text.count;
+#ifdef __SSE2__
+    if (count >= 16) {
+        int escaped = 0;
+        for (size_t index = 0; index + 16 < count; index += 16) {
+            __m128i chunk = _mm_loadu_si128((const __m128i *)(from + index));
+            escaped |= escaped_lanes(chunk);
+            _mm_storeu_si128((__m128i *)(to + index), chunk);
+        }
+        __m128i last = _mm_loadu_si128((const __m128i *)(from + count - 16));
+        escaped |= escaped_lanes(last);
+        _mm_storeu_si128((__m128i *)(to + count - 16), last);
+        if (escaped != 0) return 0;
+    } else if (count >= 8) {
+        __m128i first = _mm_loadl_epi64((const __m128i *)from), last = _mm_loadl_epi64((const __m128i *)(from + count - 8));
+        if (((escaped_lanes(first) | escaped_lanes(last)) & 0xFF) != 0) return 0;
+        _mm_storel_epi64((__m128i *)to, first);
+        _mm_storel_epi64((__m128i *)(to + count - 8), last);
+    } else {
+        if (!buildcat_is_plain_json(from, count)) return 0;
+        for (size_t index = 0; index < count; index++) to[index] = from[index];
+    }
+#else
+    if (count > 0 && !buildcat_is_plain_json(from, count)) return 0;
+    memcpy(to, from, count);
+#endif
+    *at = to + count;
+    return 1;
+}
+
+size_t buildcat_json_plain_asset(unsigned char *out, buildcat_text path, long long size, buildcat_text kind, buildcat_text raw,
+                                 buildcat_text scene, buildcat_text block, buildcat_text field) {
+    unsigned char *at = out;
+    PUT_LABEL(at, "{\"path\":\"");
+    if (!put_plain(&at, path)) return 0;
+    PUT_LABEL(at, "\",\"size\":");
+    // The size's digits, last first, then in order.
+    char digits[24];
+    int count = 0;
+    unsigned long long magnitude = size < 0 ? 0ULL - (unsigned long long)size : (unsigned long long)size;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (size < 0) *at++ = '-';
+    while (count > 0) *at++ = (unsigned char)digits[--count];
+    PUT_LABEL(at, ",\"kind\":\"");
+    if (!put_plain(&at, kind)) return 0;
+    PUT_LABEL(at, "\",\"raw\":\"");
+    if (!put_plain(&at, raw)) return 0;
+    PUT_LABEL(at, "\",\"scene\":\"");
+    if (!put_plain(&at, scene)) return 0;
+    PUT_LABEL(at, "\",\"block\":\"");
+    if (!put_plain(&at, block)) return 0;
+    PUT_LABEL(at, "\",\"field\":\"");
+    if (!put_plain(&at, field)) return 0;
+    PUT_LABEL(at, "\"}");
+    return (size_t)(at - out);
+}

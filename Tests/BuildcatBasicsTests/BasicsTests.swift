@@ -1,4 +1,5 @@
 @testable import BuildcatBasics
+import CBuildcatBytes
 import BuildcatTestSupport
 import Glibc
 import SystemPackage
@@ -323,6 +324,49 @@ import Testing
         var out: [UInt8] = []
         JSONWriter.appendFileName(FilePath("/a/b \"c\".png"), to: &out)
         #expect(String(decoding: out, as: UTF8.self) == #""/a/b \"c\".png""#)
+    }
+}
+
+@Suite struct PlainAssetEntryTests {
+    /// `buildcat_json_plain_asset` writes what the entry's fields written one by one would be,
+    /// for texts of every length its sixteen- and eight-byte reads treat apart (0…40), and
+    /// refuses (0) any entry with a byte JSON must escape, wherever it is.
+    @Test func composedEntriesAreTheFieldsInOrderOrNothing() {
+        var generator = SystemRandomNumberGenerator()
+        let plain = Array(" !#$%&()*+,-./0123456789:;<=>?@ABCXYZ[]^_`abcxyz{|}~".utf8)
+        let escaped: [UInt8] = [0x22, 0x5C, 0x0A, 0x00, 0x1F, 0x7F, 0x80, 0xE9, 0xFF]
+        for round in 0..<3_000 {
+            var texts = (0..<6).map { _ in (0..<Int.random(in: 0...40, using: &generator)).map { _ in plain.randomElement(using: &generator)! } }
+            let spoiled = round % 3 == 0 ? Int.random(in: 0..<6, using: &generator) : nil
+            if let spoiled {
+                if texts[spoiled].isEmpty { texts[spoiled] = [0] }
+                texts[spoiled][Int.random(in: 0..<texts[spoiled].count, using: &generator)] = escaped.randomElement(using: &generator)!
+            }
+            let size = Int64.random(in: Int64.min...Int64.max, using: &generator) >> Int64.random(in: 0...63, using: &generator)
+            let room = texts.reduce(Int(BUILDCAT_JSON_ASSET_OVERHEAD)) { $0 + $1.count }
+            var out = [UInt8](repeating: 0, count: room)
+            let written = withTexts(texts) { pieces in
+                out.withUnsafeMutableBufferPointer { buildcat_json_plain_asset($0.baseAddress!, pieces[0], size, pieces[1], pieces[2], pieces[3], pieces[4], pieces[5]) }
+            }
+            if spoiled != nil {
+                #expect(written == 0)
+                continue
+            }
+            let t = texts.map { String(decoding: $0, as: UTF8.self) }
+            let expected = #"{"path":"\#(t[0])","size":\#(size),"kind":"\#(t[1])","raw":"\#(t[2])","scene":"\#(t[3])","block":"\#(t[4])","field":"\#(t[5])"}"#
+            #expect(String(decoding: out[..<written], as: UTF8.self) == expected)
+        }
+    }
+
+    private func withTexts<Result>(_ texts: [[UInt8]], _ body: ([buildcat_text]) -> Result) -> Result {
+        // Each text in memory of its own, exactly as long as it is, as a reference lends them.
+        let copies = texts.map { text -> UnsafeMutableBufferPointer<UInt8> in
+            let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.count)
+            _ = copy.initialize(from: text)
+            return copy
+        }
+        defer { copies.forEach { $0.deallocate() } }
+        return body(copies.map { buildcat_text(bytes: $0.baseAddress.map(UnsafeRawPointer.init), count: $0.count) })
     }
 }
 

@@ -14,6 +14,23 @@ size_t buildcat_count_byte(const void *bytes, size_t count, unsigned char byte);
 /// `"` and `\`: a string JSON holds as it is, without escapes.
 int buildcat_is_plain_json(const void *bytes, size_t count);
 
+/// `count` bytes at `bytes`: one piece of text.
+typedef struct {
+    const void *bytes;
+    size_t count;
+} buildcat_text;
+
+/// The most bytes `buildcat_json_plain_asset` writes: its texts' bytes, its labels and a size.
+#define BUILDCAT_JSON_ASSET_OVERHEAD 96
+
+/// Writes a scan's asset entry at `out` —
+/// `{"path":"…","size":…,"kind":"…","raw":"…","scene":"…","block":"…","field":"…"}` — when none of
+/// its texts needs escaping in JSON (`buildcat_is_plain_json`), and returns its length; returns
+/// 0 otherwise (what was written is of no use). `out` has room for the texts' bytes and
+/// `BUILDCAT_JSON_ASSET_OVERHEAD` more.
+size_t buildcat_json_plain_asset(unsigned char *out, buildcat_text path, long long size, buildcat_text kind, buildcat_text raw,
+                                 buildcat_text scene, buildcat_text block, buildcat_text field);
+
 /// The index of the first byte from `from` on, of the `count` bytes at `bytes`, that a USD text
 /// layer's lexer stops at — `#`, `"`, `'`, `<`, `@`, `=` or a bracket (`[({])}`) — or `count`;
 /// `*last_identifier_start` becomes the index of the last byte before it that can start an
