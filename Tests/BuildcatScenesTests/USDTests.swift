@@ -107,7 +107,7 @@ import Testing
              = @e@
             }
             """
-        for padding in 0..<17 {  // every alignment of the layer's bytes
+        for padding in 0..<33 {  // every alignment of the layer's bytes
             let bytes = Array((String(repeating: " ", count: padding) + text).utf8)
             let found = try USDALexer(bytes: bytes).assetPaths()
             #expect(found.map { String(decoding: $0.value(in: bytes), as: UTF8.self) } == ["a", "b", "c", "d", "e"])
