@@ -9,7 +9,7 @@ import Synchronization
 /// another processor stands idle: on this project's VMs (whose kernel packs woken threads onto
 /// busy virtual processors) a scan waited 3.5 ms so for the formats its read-ahead's thread had
 /// made in a fraction of that. For what takes tens of microseconds, spinning keeps the waiter
-/// running where it is; past `spinLimit` it sleeps.
+/// running where it is; past `Spin.limit` it sleeps.
 public final class HandOff: Sendable {
     private let given = Atomic<Bool>(false)
     private let semaphore = DispatchSemaphore(value: 0)

@@ -81,7 +81,15 @@ final class UrgentThreads: Sendable {
                     state.sleeping += 1
                     return nil
                 }
-                defer { state.next += 1 }
+                defer {
+                    state.next += 1
+                    // Work never drained (a long-lived process, always busy) is let go of in
+                    // halves, not kept to the end.
+                    if state.next >= 1024 && state.next * 2 >= state.work.count {
+                        state.work.removeFirst(state.next)
+                        state.next = 0
+                    }
+                }
                 waiting.subtract(1, ordering: .relaxed)
                 return state.work[state.next]
             }

@@ -423,19 +423,22 @@ import Testing
     @Test func urgentWorkRunsInOrderWhetherItsThreadsRunSpinOrSleep() {
         let ran = Mutex<[Int]>([])
         var next = 0
-        for pause in [0, 50, 5_000] {  // microseconds: busy, spinning, asleep
+        // Microseconds: busy, spinning, asleep; the first many pieces of work, handed over
+        // faster than they run, so that the queue lets go of what ran while it never drains.
+        for (pause, count) in [(0, 5_000), (50, 100), (5_000, 100)] {
             usleep(UInt32(pause))
             let done = HandOff()
-            for index in next..<(next + 100) {
+            let last = next + count - 1
+            for index in next...last {
                 Parallel.urgently {
                     ran.withLock { $0.append(index) }
-                    if index % 100 == 99 { done.give() }
+                    if index == last { done.give() }
                 }
             }
-            next += 100
+            next += count
             done.wait()
         }
-        #expect(ran.withLock { $0 } == Array(0..<300))
+        #expect(ran.withLock { $0 } == Array(0..<5_200))
     }
 
     /// A hand-off reaches its waiter whether it is given at once, while the waiter spins, or
