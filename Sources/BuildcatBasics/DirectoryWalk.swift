@@ -1,3 +1,4 @@
+import CBuildcatBytes
 import Glibc
 import SystemPackage
 
@@ -186,9 +187,10 @@ extension FilePath {
 
     /// Where the last component of a path given as bytes starts: after its last '/', or 0.
     public static func lastComponentStart(of path: UnsafeBufferPointer<UInt8>) -> Int {
-        var start = path.count
-        while start > 0 && path[start - 1] != UInt8(ascii: "/") { start -= 1 }
-        return start
+        // Sixteen bytes at a time from the end (byte by byte, this was 2.5M of the 171M
+        // instructions of a 2,000-layer stage's scan, which looks it up for each of 22,000 stats).
+        guard let base = path.baseAddress else { return 0 }
+        return buildcat_last_index_of(base, path.count, UInt8(ascii: "/")) + 1
     }
 
     /// `lastComponentStart(of:)` of a path kept as an array.

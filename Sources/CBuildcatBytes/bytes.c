@@ -226,3 +226,21 @@ size_t buildcat_json_plain_asset(unsigned char *out, buildcat_text path, long lo
     PUT_LABEL(at, "\"}");
     return (size_t)(at - out);
 }
+
+long buildcat_last_index_of(const void *bytes, size_t count, unsigned char byte) {
+    const unsigned char *at = bytes;
+    size_t end = count;
+#ifdef __SSE2__
+    // Sixteen bytes at a time from the end: a path's last '/' is a file name away from it.
+    const __m128i needle = _mm_set1_epi8((char)byte);
+    for (; end >= 16; end -= 16) {
+        int lanes = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(at + end - 16)), needle));
+        if (lanes != 0) return (long)(end - 16) + 31 - __builtin_clz((unsigned)lanes);
+    }
+#endif
+    while (end > 0) {
+        end--;
+        if (at[end] == byte) return (long)end;
+    }
+    return -1;
+}

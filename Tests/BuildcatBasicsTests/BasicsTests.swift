@@ -215,7 +215,10 @@ import Testing
         #expect(FilePath(path).hasExtension(in: extensions) == extensions.contains(Array((FilePath(path).extension ?? "").utf8)))
     }
 
-    @Test(arguments: [("", 0), ("a", 0), ("/", 1), ("/a", 1), ("a/bc", 2), ("/a/b/", 5), ("/a/bc.png", 3)])
+    // Past sixteen bytes too: the slash found sixteen bytes at a time from the end.
+    @Test(arguments: [("", 0), ("a", 0), ("/", 1), ("/a", 1), ("a/bc", 2), ("/a/b/", 5), ("/a/bc.png", 3),
+                      ("/a/a_name_of_exactly_16", 3), ("/a/a_name_longer_than_sixteen_bytes.png", 3),
+                      ("no_slash_in_a_name_longer_than_32_bytes", 0), ("/stage/textures/tex_00010.png", 16)])
     func theLastComponentStartsAfterTheLastSlash(path: String, start: Int) {
         #expect(Array(path.utf8).withUnsafeBufferPointer { FilePath.lastComponentStart(of: $0) } == start)
     }

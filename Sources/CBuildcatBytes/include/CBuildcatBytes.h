@@ -50,6 +50,9 @@ static inline void buildcat_spin_pause(void) {
 #endif
 }
 
+/// The index of the last of the `count` bytes at `bytes` that equals `byte`, or -1 if none does.
+long buildcat_last_index_of(const void *bytes, size_t count, unsigned char byte);
+
 /// Asks the processor to bring the cache line at `address` into its caches, for a read soon.
 static inline void buildcat_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
 
