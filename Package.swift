@@ -67,7 +67,7 @@ let package = Package(
         ),
 
         .target(name: "BuildcatTestSupport", dependencies: ["BuildcatBasics"], path: "Tests/BuildcatTestSupport"),
-        .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport", "CBuildcatBytes"]),
+        .testTarget(name: "BuildcatBasicsTests", dependencies: ["BuildcatBasics", "BuildcatTestSupport", "CBuildcatBytes", "CBuildcatLinux"]),
         .testTarget(name: "BuildcatHashTests", dependencies: ["BuildcatHash", "BuildcatTestSupport", "CBuildcatXXH3"]),
         .testTarget(name: "BuildcatStoreTests", dependencies: ["BuildcatStore", "BuildcatTestSupport"]),
         .testTarget(name: "BuildcatRedisTests", dependencies: ["BuildcatRedis", "BuildcatTestSupport"]),

@@ -168,6 +168,8 @@ int buildcat_open_directory_path(const char *path) {
 struct elsewhere_start {
     void *(*body)(void *);
     void *argument;
+    /// Whether it was started on fewer processors than `allowed`, to be given them back.
+    int narrowed;
     cpu_set_t allowed;
 };
 
@@ -179,8 +181,8 @@ static void *run_elsewhere(void *pointer) {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    // Placed; from now on free to move like any other thread.
-    sched_setaffinity(0, sizeof start.allowed, &start.allowed);
+    // Placed; from now on free to move like its maker (no further: a `taskset` still holds).
+    if (start.narrowed) sched_setaffinity(0, sizeof start.allowed, &start.allowed);
     return start.body(start.argument);
 }
 
@@ -189,6 +191,7 @@ int buildcat_start_thread_elsewhere(pthread_t *thread, void *(*body)(void *), vo
     if (start == NULL) return ENOMEM;
     start->body = body;
     start->argument = argument;
+    start->narrowed = 0;
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     int current = sched_getcpu();
@@ -196,13 +199,22 @@ int buildcat_start_thread_elsewhere(pthread_t *thread, void *(*body)(void *), vo
         && CPU_COUNT(&start->allowed) > 1) {
         cpu_set_t others = start->allowed;
         CPU_CLR(current, &others);
-        pthread_attr_setaffinity_np(&attributes, sizeof others, &others);
-    } else {
-        CPU_ZERO(&start->allowed);
-        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) CPU_SET(cpu, &start->allowed);
+        start->narrowed = pthread_attr_setaffinity_np(&attributes, sizeof others, &others) == 0;
     }
     int result = pthread_create(thread, &attributes, run_elsewhere, start);
+    if (result != 0 && start->narrowed) {
+        // Refused with the narrower set (a container's rules, say): started as any thread is.
+        start->narrowed = 0;
+        result = pthread_create(thread, NULL, run_elsewhere, start);
+    }
     pthread_attr_destroy(&attributes);
     if (result != 0) free(start);
     return result;
+}
+
+int buildcat_hold_to_processor(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    return sched_setaffinity(0, sizeof one, &one);
 }

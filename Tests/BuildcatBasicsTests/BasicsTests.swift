@@ -1,5 +1,6 @@
 @testable import BuildcatBasics
 import CBuildcatBytes
+import CBuildcatLinux
 import BuildcatTestSupport
 import Glibc
 import SystemPackage
@@ -479,6 +480,32 @@ import Testing
         }
         maker.join()
         #expect(blocked.withLock { $0 } == true)
+    }
+
+    /// A thread started beside its maker may in the end run wherever its maker may: on one
+    /// processor if the maker is held to one (as by `taskset`), on all the maker's otherwise.
+    @Test func aThreadStartedElsewhereEndsWhereItsMakerMayRun() {
+        let pairs = Mutex<[(maker: String, thread: String)]>([])
+        for limited in [true, false] {
+            let maker = DedicatedThread {
+                if limited { _ = buildcat_hold_to_processor(0) }
+                let makers = Self.allowedProcessors()
+                let thread = DedicatedThread(elsewhere: true) { pairs.withLock { $0.append((makers, Self.allowedProcessors())) } }
+                thread.join()
+            }
+            maker.join()
+        }
+        let found = pairs.withLock { $0 }
+        #expect(found.count == 2)
+        #expect(found.first?.maker == "0")
+        for pair in found { #expect(pair.thread == pair.maker) }
+    }
+
+    /// The calling thread's `Cpus_allowed_list` (`0`, `0-1`).
+    private static func allowedProcessors() -> String {
+        let status = (try? FileSystem.readAll("/proc/thread-self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") } ?? ""
+        return String(line.dropFirst("Cpus_allowed_list:".count).drop { $0 == " " || $0 == "\t" })
     }
 
     @Test func mapKeepsOrderAcrossThreads() {

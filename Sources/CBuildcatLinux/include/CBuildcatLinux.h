@@ -39,6 +39,10 @@ int buildcat_start_writeback(int fd);
 /// leaving them to the threads that wait for them. pthread_create's result.
 int buildcat_start_thread_elsewhere(pthread_t *thread, void *(*body)(void *), void *argument);
 
+/// Holds the calling thread to processor `cpu`, as `taskset` holds a program (for tests of
+/// `buildcat_start_thread_elsewhere`). sched_setaffinity's result.
+int buildcat_hold_to_processor(int cpu);
+
 /// The number of processors this process may run on (sched_getaffinity(2)), at least 1.
 int buildcat_processor_count(void);
 
