@@ -1,4 +1,5 @@
 import CBuildcatBytes
+import Glibc
 
 /// Scans of many bytes, vectorised in C (see CBuildcatBytes).
 public enum ByteScan {
@@ -16,6 +17,13 @@ public enum ByteScan {
     public static func nextUSDAStop(in text: UnsafeBufferPointer<UInt8>, from start: Int, identifierStart: inout Int) -> Int {
         guard let base = text.baseAddress else { return 0 }
         return buildcat_usda_next_stop(base, text.count, start, &identifierStart)
+    }
+
+    /// The index of the first `byte` in `text` from `start` on, or `text.count`.
+    @inline(__always)
+    public static func next(_ byte: UInt8, in text: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = text.baseAddress, start < text.count, let found = memchr(base + start, Int32(byte), text.count - start) else { return text.count }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }
 
     /// The index of the first of `a`, `b` or `c` in `text` from `start` on, or `text.count`.

@@ -107,12 +107,6 @@ private final class ResultSlots<Value>: @unchecked Sendable {
 
     func store(_ value: consuming Value, at index: Int) { slots[index] = value }
 
-    /// Takes a stored value out of its slot (after the thread that stored it has signalled so).
-    func take(at index: Int) -> Value {
-        defer { slots[index] = nil }
-        return slots[index]!
-    }
-
     func values() -> [Value] { slots.map { $0! } }
 }
 

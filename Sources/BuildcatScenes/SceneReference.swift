@@ -164,9 +164,9 @@ public struct SceneReference: @unchecked Sendable {
     /// A reference at one location (most are), without an array for it.
     public init(scene: FilePath, block: String, field: String, raw: [UInt8], kind: AssetKind,
                 pattern: ReferencePattern, resolvedBytes: [UInt8], location: FieldLocation) {
-        storage = raw.withUnsafeBufferPointer { raw in
+        self = raw.withUnsafeBufferPointer { raw in
             resolvedBytes.withUnsafeBufferPointer { resolved in
-                Storage.make(raw: raw, resolved: resolved) { Fields(scene: scene, block: block, field: field, location: location, kind: kind, pattern: pattern) }
+                SceneReference(scene: scene, block: block, field: field, raw: raw, kind: kind, pattern: pattern, resolvedBytes: resolved, location: location)
             }
         }
     }

@@ -1,6 +1,5 @@
 import BuildcatBasics
 import BuildcatScenes
-import Dispatch
 import Synchronization
 import SystemPackage
 

@@ -113,7 +113,6 @@ enum ScanJSON {
     private static func appendPlainAsset(_ asset: UnsafePointer<ScannedAsset>, _ reference: UnsafePointer<SceneReference>, scene: inout LastScene,
                                          to out: inout [UInt8]) -> Bool {
         if !reference.pointee.withScene({ $0 == scene.path }) { scene = LastScene(reference.pointee.scene) }
-        guard scene.isPlain else { return false }
         var kind = reference.pointee.kind.rawValue
         var block = reference.pointee.block
         var field = reference.pointee.field
@@ -122,17 +121,18 @@ enum ScanJSON {
         // path: both paths are read from the reference in one go, and nothing is copied.
         if asset.pointee.file.isFileOfReference {
             return reference.pointee.withRawAndResolvedBytes { raw, path in
-                appendPlainAsset(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
+                appendPlainEntry(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
             }
         }
         return asset.pointee.file.withPathBytes { path in
             reference.pointee.withRaw { raw in
-                appendPlainAsset(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
+                appendPlainEntry(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
             }
         }
     }
 
-    private static func appendPlainAsset(path: UnsafeBufferPointer<UInt8>, size: Int64, kind: inout String, raw: UnsafeBufferPointer<UInt8>,
+    /// The entry of `appendPlainAsset`, from its texts (false: one needs escaping).
+    private static func appendPlainEntry(path: UnsafeBufferPointer<UInt8>, size: Int64, kind: inout String, raw: UnsafeBufferPointer<UInt8>,
                                          scene: [UInt8], block: inout String, field: inout String, to out: inout [UInt8]) -> Bool {
         scene.withUnsafeBufferPointer { scene in
             kind.withUTF8 { kind in
@@ -157,20 +157,15 @@ enum ScanJSON {
         buildcat_text(bytes: bytes.baseAddress.map(UnsafeRawPointer.init), count: bytes.count)
     }
 
-    /// A scene's path as bytes, and whether JSON holds it without escapes, made once for a run
-    /// of its references (comparing the path is one look at its storage, as the references of
-    /// one scene share it).
+    /// A scene's path as bytes, made once for a run of its references (comparing the path is one
+    /// look at its storage, as the references of one scene share it).
     struct LastScene {
         var path: FilePath?
         var bytes: [UInt8] = []
-        var isPlain = false
 
         init(_ path: FilePath? = nil) {
             self.path = path
-            if let path {
-                bytes = path.bytes
-                isPlain = bytes.withUnsafeBufferPointer { JSONWriter.isPlain($0) }
-            }
+            if let path { bytes = path.bytes }
         }
     }
 }

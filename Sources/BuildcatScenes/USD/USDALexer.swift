@@ -65,14 +65,14 @@ struct USDALexer {
                 guard index < count else { break }
                 switch text[index] {
                 case UInt8(ascii: "#"):
-                    index = ByteScan.next(0x0A, 0x0A, 0x0A, in: text, from: index)
+                    index = ByteScan.next(0x0A, in: text, from: index)
                 case UInt8(ascii: "\""), UInt8(ascii: "'"):
                     index = try Self.skipString(in: text, at: index)
                     continue
                 case UInt8(ascii: "<"):
                     // A path (`</World/Set>`, `<../Other.attr>`): may hold `@` in variant selections.
                     let open = index
-                    index = ByteScan.next(UInt8(ascii: ">"), UInt8(ascii: ">"), UInt8(ascii: ">"), in: text, from: index)
+                    index = ByteScan.next(UInt8(ascii: ">"), in: text, from: index)
                     guard index < count else { throw LexError(offset: open, reason: "a path '<' is never closed") }
                 case UInt8(ascii: "@"):
                     let path = try assetPath(at: index, key: keys[keys.count - 1])

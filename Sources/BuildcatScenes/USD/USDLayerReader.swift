@@ -175,8 +175,9 @@ struct USDLayerReader: Sendable {
             return (reference, nil)
         }
         let resolved = resolve(Array(raw), directory: directory)
-        let reference = SceneReference(scene: path, block: block, field: field, raw: Array(raw), kind: kind,
-                                       pattern: pattern, resolvedBytes: resolved.bytes, location: location)
+        let reference = resolved.bytes.withUnsafeBufferPointer {
+            SceneReference(scene: path, block: block, field: field, raw: raw, kind: kind, pattern: pattern, resolvedBytes: $0, location: location)
+        }
         return (reference, resolved.status)
     }
 
