@@ -192,15 +192,37 @@ public struct SceneReference: @unchecked Sendable {
         try storage.withBytes { _, resolved in try body(resolved) }
     }
 
-    /// Calls `body` with the bytes of `raw` and of `resolvedBytes`, without a copy (as `withRaw`
-    /// does), in one call.
-    public func withRawAndResolvedBytes<Result>(_ body: (_ raw: UnsafeBufferPointer<UInt8>, _ resolved: UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        try storage.withBytes(body)
+    /// A reference's fields and paths read in place through a pointer to it, valid inside
+    /// `inPlace(_:_:)` only.
+    public struct InPlace {
+        public let raw: UnsafeBufferPointer<UInt8>
+        public let resolved: UnsafeBufferPointer<UInt8>
+        private let fields: UnsafePointer<Fields>
+
+        fileprivate init(raw: UnsafeBufferPointer<UInt8>, resolved: UnsafeBufferPointer<UInt8>, fields: UnsafePointer<Fields>) {
+            self.raw = raw
+            self.resolved = resolved
+            self.fields = fields
+        }
+
+        public var kind: AssetKind { fields.pointee.kind }
+        public var block: String { fields.pointee.block }
+        public var field: String { fields.pointee.field }
+        public var scene: FilePath { fields.pointee.scene }
+        /// Whether `scene` is `path`, compared in place.
+        public func isInScene(_ path: FilePath) -> Bool { fields.pointee.scene == path }
     }
 
-    /// Calls `body` with `scene`, without a copy (as `withRaw` does).
-    public func withScene<Result>(_ body: (FilePath) throws -> Result) rethrows -> Result {
-        try body(storage.fields.pointee.scene)
+    /// Calls `body` with the reference at `reference` read in place, without counting a
+    /// reference to its storage: a pass over tens of thousands (writing a scan's JSON, on every
+    /// core) counted each one up and down twice, an atomic change of memory another thread last
+    /// wrote. The reference must not change while `body` runs.
+    public static func inPlace<Result>(_ reference: UnsafePointer<SceneReference>, _ body: (InPlace) throws -> Result) rethrows -> Result {
+        // The storage's address read as the bits it is (the reference's only stored property).
+        let storage = Unmanaged<Storage>.fromOpaque(UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self))
+        return try storage._withUnsafeGuaranteedRef { storage in
+            try storage.withBytes { raw, resolved in try body(InPlace(raw: raw, resolved: resolved, fields: UnsafePointer(storage.fields))) }
+        }
     }
 
     /// Asks the processor to fetch what reading this reference touches, ahead of a pass over many
@@ -234,7 +256,7 @@ public struct SceneReference: @unchecked Sendable {
     /// Kind and pattern last, and what few references have in a box of its own: a scan keeps
     /// tens of thousands of these, and every page of memory costs here (first touched, and
     /// freed at the exit).
-    private struct Fields {
+    fileprivate struct Fields {
         var scene: FilePath
         var block: String
         var field: String

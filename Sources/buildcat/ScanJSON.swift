@@ -112,41 +112,41 @@ enum ScanJSON {
     ///   one after another.
     private static func appendPlainAsset(_ asset: UnsafePointer<ScannedAsset>, _ reference: UnsafePointer<SceneReference>, scene: inout LastScene,
                                          to out: inout [UInt8]) -> Bool {
-        if !reference.pointee.withScene({ $0 == scene.path }) { scene = LastScene(reference.pointee.scene) }
-        var kind = reference.pointee.kind.rawValue
-        var block = reference.pointee.block
-        var field = reference.pointee.field
-        let size = asset.pointee.file.size
-        // The file of a single-file reference (nearly every one) has the reference's resolved
-        // path: both paths are read from the reference in one go, and nothing is copied.
-        if asset.pointee.file.isFileOfReference {
-            return reference.pointee.withRawAndResolvedBytes { raw, path in
-                appendPlainEntry(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
-            }
-        }
-        return asset.pointee.file.withPathBytes { path in
-            reference.pointee.withRaw { raw in
-                appendPlainEntry(path: path, size: size, kind: &kind, raw: raw, scene: scene.bytes, block: &block, field: &field, to: &out)
+        let isFileOfReference = asset.pointee.file.isFileOfReference
+        return SceneReference.inPlace(reference) { reference in
+            if scene.path.map({ reference.isInScene($0) }) != true { scene = LastScene(reference.scene) }
+            var kind = reference.kind.rawValue
+            var block = reference.block
+            var field = reference.field
+            let size = asset.pointee.file.size
+            return scene.bytes.withUnsafeBufferPointer { sceneBytes in
+                // The file of a single-file reference (nearly every one) has the reference's
+                // resolved path: both paths are read from the reference, and nothing is copied.
+                if isFileOfReference {
+                    return appendPlainEntry(path: reference.resolved, size: size, kind: &kind, raw: reference.raw, scene: sceneBytes,
+                                            block: &block, field: &field, to: &out)
+                }
+                return asset.pointee.file.withPathBytes { path in
+                    appendPlainEntry(path: path, size: size, kind: &kind, raw: reference.raw, scene: sceneBytes, block: &block, field: &field, to: &out)
+                }
             }
         }
     }
 
     /// The entry of `appendPlainAsset`, from its texts (false: one needs escaping).
     private static func appendPlainEntry(path: UnsafeBufferPointer<UInt8>, size: Int64, kind: inout String, raw: UnsafeBufferPointer<UInt8>,
-                                         scene: [UInt8], block: inout String, field: inout String, to out: inout [UInt8]) -> Bool {
-        scene.withUnsafeBufferPointer { scene in
-            kind.withUTF8 { kind in
-                block.withUTF8 { block in
-                    field.withUTF8 { field in
-                        let room = Int(BUILDCAT_JSON_ASSET_OVERHEAD) + path.count + kind.count + raw.count + scene.count + block.count + field.count
-                        // Composed on the stack, then appended whole.
-                        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: room) { buffer in
-                            let written = buildcat_json_plain_asset(buffer.baseAddress!, text(path), size, text(kind), text(raw),
-                                                                    text(scene), text(block), text(field))
-                            guard written > 0 else { return false }
-                            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<written]))
-                            return true
-                        }
+                                         scene: UnsafeBufferPointer<UInt8>, block: inout String, field: inout String, to out: inout [UInt8]) -> Bool {
+        kind.withUTF8 { kind in
+            block.withUTF8 { block in
+                field.withUTF8 { field in
+                    let room = Int(BUILDCAT_JSON_ASSET_OVERHEAD) + path.count + kind.count + raw.count + scene.count + block.count + field.count
+                    // Composed on the stack, then appended whole.
+                    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: room) { buffer in
+                        let written = buildcat_json_plain_asset(buffer.baseAddress!, text(path), size, text(kind), text(raw),
+                                                                text(scene), text(block), text(field))
+                        guard written > 0 else { return false }
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<written]))
+                        return true
                     }
                 }
             }

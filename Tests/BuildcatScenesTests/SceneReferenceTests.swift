@@ -15,10 +15,19 @@ import Testing
         var changed = reference(locations: [FieldLocation(offset: 3, capacity: 5)])
         let original = changed
         #expect(original.withRaw { Array($0) } == Array("x.png".utf8))
-        #expect(original.withScene { $0 } == FilePath("/s/a.usda"))
         changed.raw = Array("y.png".utf8)
         changed.scene = "/s/b.usda"
-        #expect(changed.withRaw { Array($0) } == Array("y.png".utf8) && changed.withScene { $0 } == FilePath("/s/b.usda"))
+        #expect(changed.withRaw { Array($0) } == Array("y.png".utf8))
+        // Read in place, through a pointer, each copy shows its own fields.
+        for (reference, raw, scene) in [(original, "x.png", "/s/a.usda"), (changed, "y.png", "/s/b.usda")] {
+            withUnsafePointer(to: reference) { pointer in
+                SceneReference.inPlace(pointer) { lent in
+                    #expect(Array(lent.raw) == Array(raw.utf8) && Array(lent.resolved) == Array("/s/x.png".utf8))
+                    #expect(lent.scene == FilePath(scene) && lent.isInScene(FilePath(scene)) && !lent.isInScene("/s/c.usda"))
+                    #expect(lent.kind == .asset && lent.block == "line 1" && lent.field == "inputs:file")
+                }
+            }
+        }
         #expect(original.raw == Array("x.png".utf8) && original.scene == FilePath("/s/a.usda"))
         #expect(changed.locations == original.locations && changed.block == original.block)
         // prefetch(_:paths:) reads the storage's address as the reference's only stored property.
