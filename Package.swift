@@ -26,7 +26,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot see without _GNU_SOURCE (copy_file_range, renameat2, FICLONE).
         .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
-        // Byte scans vectorised in C (line feeds, JSON-plain strings) and a prefetch hint.
+        // Byte scans vectorised in C (line feeds, JSON-plain strings, a USD text layer's asset
+        // paths) and a prefetch hint.
         .target(name: "CBuildcatBytes"),
         // XXH3-64 and -128 compiled from Debian's xxhash.h (libxxhash-dev), the widest vector
         // code the processor runs picked at run time.
@@ -53,7 +54,7 @@ let package = Package(
         // RQ's Redis layout (queues, job hashes, registries) spoken from Swift.
         .target(name: "BuildcatQueue", dependencies: ["BuildcatBasics", "BuildcatRedis", "CZlib"], swiftSettings: crossModule),
         // Scene files: one reader per format behind one protocol that lists and rewrites references.
-        .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CZstd", "CZlib"], swiftSettings: crossModule),
+        .target(name: "BuildcatScenes", dependencies: ["BuildcatBasics", "CBuildcatBytes", "CZstd", "CZlib"], swiftSettings: crossModule),
         // The farm: staging, submitting, the worker (later: audit and clean-up).
         .target(name: "BuildcatFarm", dependencies: ["BuildcatBasics", "BuildcatHash", "BuildcatStore", "BuildcatScenes", "BuildcatQueue", "BuildcatRedis", "CBuildcatLinux"], swiftSettings: crossModule),
         // The `buildcat` command: parsing and printing only; the work lives in the libraries.

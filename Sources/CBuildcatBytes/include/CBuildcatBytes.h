@@ -31,15 +31,45 @@ typedef struct {
 size_t buildcat_json_plain_asset(unsigned char *out, buildcat_text path, long long size, buildcat_text kind, buildcat_text raw,
                                  buildcat_text scene, buildcat_text block, buildcat_text field);
 
-/// The index of the first byte from `from` on, of the `count` bytes at `bytes`, that a USD text
-/// layer's lexer stops at — `#`, `"`, `'`, `<`, `@`, `=` or a bracket (`[({])}`) — or `count`;
-/// `*last_identifier_start` becomes the index of the last byte before it that can start an
-/// identifier (a letter, `_`, a byte of a multi-byte character), and is left as it is if none does.
-size_t buildcat_usda_next_stop(const void *bytes, size_t count, size_t from, size_t *last_identifier_start);
+/// One asset path of a USD text layer: `@…@` or `@@@…@@@`, outside strings and comments.
+typedef struct {
+    /// Where the text between the delimiters is in the layer.
+    size_t start, end;
+    /// Where the name it is the value of is (`subLayers`, `inputs:file`; empty for none).
+    size_t key_start, key_end;
+    /// Written `@@@…@@@`.
+    unsigned char triple_delimited;
+    /// Holds `\@@@`, an escaped delimiter: the path is the text with each one unescaped.
+    unsigned char escaped;
+} buildcat_usda_asset_path;
 
-/// The index of the first byte from `from` on, of the `count` bytes at `bytes`, that is `a`, `b`
-/// or `c`, or `count`.
-size_t buildcat_next_of_three(const void *bytes, size_t count, size_t from, unsigned char a, unsigned char b, unsigned char c);
+/// Why a layer's asset paths could not all be found.
+typedef enum {
+    BUILDCAT_USDA_NO_ERROR,
+    BUILDCAT_USDA_STRING_NEVER_CLOSED,
+    BUILDCAT_USDA_STRING_NOT_CLOSED_ON_ITS_LINE,
+    BUILDCAT_USDA_PRIM_PATH_NEVER_CLOSED,
+    BUILDCAT_USDA_PATH_NEVER_CLOSED,
+    BUILDCAT_USDA_PATH_NOT_CLOSED_ON_ITS_LINE,
+    BUILDCAT_USDA_TRIPLE_PATH_NEVER_CLOSED,
+    BUILDCAT_USDA_TRIPLE_PATH_NOT_CLOSED_ON_ITS_LINE,
+    BUILDCAT_USDA_OUT_OF_MEMORY,
+} buildcat_usda_error;
+
+/// The asset paths of a layer, in order (`count` at `paths`, malloc'ed: `buildcat_usda_free`), or
+/// the first error and the offset of what it is about (the paths before it are kept).
+typedef struct {
+    buildcat_usda_asset_path *paths;
+    size_t count;
+    buildcat_usda_error error;
+    size_t error_offset;
+} buildcat_usda_lexed;
+
+/// Finds the asset paths of the USD text layer of `count` bytes at `bytes` (see `USDALexer`).
+void buildcat_usda_asset_paths(const void *bytes, size_t count, buildcat_usda_lexed *out);
+
+/// Frees what `buildcat_usda_asset_paths` made.
+void buildcat_usda_free(buildcat_usda_lexed *lexed);
 
 /// Tells the processor the caller is spinning on a flag another thread will set (x86 `pause`).
 static inline void buildcat_spin_pause(void) {
