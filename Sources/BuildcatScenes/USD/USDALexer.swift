@@ -64,7 +64,7 @@ struct USDALexer {
         case BUILDCAT_USDA_PATH_NOT_CLOSED_ON_ITS_LINE: "an asset path '@' is not closed on its line"
         case BUILDCAT_USDA_TRIPLE_PATH_NEVER_CLOSED: "an asset path '@@@' is never closed"
         case BUILDCAT_USDA_TRIPLE_PATH_NOT_CLOSED_ON_ITS_LINE: "an asset path '@@@' is not closed on its line"
-        default: "it is too large to read in the memory there is"
+        default: "there was not enough memory to list its asset paths"
         }
     }
 
