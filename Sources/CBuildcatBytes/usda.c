@@ -4,7 +4,7 @@
 // stops at and the bytes that can start an identifier, and the lexer goes from stop to stop
 // through the masks. A layer written by a tool stops every dozen bytes (a name, a `=`, a string,
 // a bracket); found sixteen bytes at a time from each stop anew, and handled in Swift, finding
-// them was a fifth of a large stage's scan.
+// them was a fifth of the instructions of a large stage's scan.
 #include "CBuildcatBytes.h"
 
 #include <stdint.h>
