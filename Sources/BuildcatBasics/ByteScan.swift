@@ -1,5 +1,4 @@
 import CBuildcatBytes
-import Glibc
 
 /// Scans of many bytes, vectorised in C (see CBuildcatBytes).
 public enum ByteScan {

@@ -218,8 +218,7 @@ public struct SceneReference: @unchecked Sendable {
     /// core) counted each one up and down twice, an atomic change of memory another thread last
     /// wrote. The reference must not change while `body` runs.
     public static func inPlace<Result>(_ reference: UnsafePointer<SceneReference>, _ body: (InPlace) throws -> Result) rethrows -> Result {
-        // The storage's address read as the bits it is (the reference's only stored property).
-        let storage = Unmanaged<Storage>.fromOpaque(UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self))
+        let storage = Unmanaged<Storage>.fromOpaque(storageAddress(of: reference))
         return try storage._withUnsafeGuaranteedRef { storage in
             try storage.withBytes { raw, resolved in try body(InPlace(raw: raw, resolved: resolved, fields: UnsafePointer(storage.fields))) }
         }
@@ -231,12 +230,17 @@ public struct SceneReference: @unchecked Sendable {
     /// entry further ahead than for its paths. Nothing is retained: touching a reference's count
     /// would itself wait for the memory.
     public static func prefetch(_ reference: UnsafePointer<SceneReference>, paths: Bool) {
-        // The storage's address read as the bits it is (the reference's only stored property),
-        // and its fields through it without a count.
-        let object = UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self)
+        // The fields through the storage's address, without a count.
+        let object = storageAddress(of: reference)
         // The fields take the block's first ~100 bytes (two cache lines); the paths' bytes follow.
         prefetchForReading(object + (paths ? 128 : 0))
         prefetchForReading(object + (paths ? 192 : 64))
+    }
+
+    /// The address of the reference's storage, read as the bits it is (the reference's only
+    /// stored property), without counting a reference to it.
+    private static func storageAddress(of reference: UnsafePointer<SceneReference>) -> UnsafeRawPointer {
+        UnsafeRawPointer(reference).load(as: UnsafeRawPointer.self)
     }
 
     /// Sets what few references have (in a new box).

@@ -35,6 +35,7 @@ static unsigned identifier_start_lanes(__m128i chunk) {
 }
 #endif
 
+#ifndef __SSE2__
 static int is_stop(unsigned char byte) {
     switch (byte) {
     case '#': case '"': case '\'': case '<': case '@': case '=':
@@ -44,6 +45,7 @@ static int is_stop(unsigned char byte) {
         return 0;
     }
 }
+#endif
 
 static int starts_identifier(unsigned char byte) {
     return ((byte | 0x20) >= 'a' && (byte | 0x20) <= 'z') || byte == '_' || byte >= 0x80;
@@ -138,7 +140,7 @@ static void identifier_around(const unsigned char *bytes, size_t count, size_t i
     *end = last;
 }
 
-/// The growing list of paths found, and the error that ended the search.
+/// The paths found so far (in `out`), and how many `out->paths` has room for.
 typedef struct {
     buildcat_usda_lexed *out;
     size_t capacity;

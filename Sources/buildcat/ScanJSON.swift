@@ -112,6 +112,8 @@ enum ScanJSON {
     ///   one after another.
     private static func appendPlainAsset(_ asset: UnsafePointer<ScannedAsset>, _ reference: UnsafePointer<SceneReference>, scene: inout LastScene,
                                          to out: inout [UInt8]) -> Bool {
+        // Asked before the reference is lent: asked inside, it kept the file's copy of the
+        // reference counted for the whole entry.
         let isFileOfReference = asset.pointee.file.isFileOfReference
         return SceneReference.inPlace(reference) { reference in
             if scene.path.map({ reference.isInScene($0) }) != true { scene = LastScene(reference.scene) }
