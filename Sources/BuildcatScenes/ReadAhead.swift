@@ -10,7 +10,7 @@ import Synchronization
 /// merged alone, one core idle, what had been read for it: the scan of a 2,000-layer stage
 /// spent 52 ms in its loop, now 46.)
 final class ReadAhead<Value: Sendable>: Sendable {
-    private let state = Mutex(State())
+    private let state = ShortLock(State())
     private let workers = max(1, Parallel.processorCount - 1)
 
     private struct State {

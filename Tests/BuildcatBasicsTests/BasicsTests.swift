@@ -549,3 +549,43 @@ import Testing
         Parallel.renderInOrder(count: 0, render: { _, _ in Issue.record("nothing to render") }, emit: { _ in Issue.record("nothing to emit") })
     }
 }
+
+@Suite struct ShortLockTests {
+    /// Every change made under the lock by four threads at once is kept.
+    @Test func changesUnderTheLockAreNeverLost() {
+        let counter = ShortLock(0)
+        let threads = (0..<4).map { _ in
+            DedicatedThread { for _ in 0..<100_000 { counter.withLock { $0 += 1 } } }
+        }
+        for thread in threads { thread.join() }
+        #expect(counter.withLock { $0 } == 400_000)
+    }
+
+    /// A thread that finds the lock held past its spin sleeps, after marking the lock as slept
+    /// on, and is woken when the lock is freed; the lock is free once that thread frees it.
+    @Test func aThreadHeldOutSleepsAndIsWokenWhenTheLockIsFreed() {
+        let lock = UnsafeMutablePointer<buildcat_short_lock>.allocate(capacity: 1)
+        defer { lock.deallocate() }
+        lock.initialize(to: buildcat_short_lock(word: 0))
+        let address = UInt(bitPattern: lock)
+        let acquired = Mutex(false)
+        buildcat_short_lock_acquire(lock)
+        let waiter = DedicatedThread {
+            let lock = UnsafeMutablePointer<buildcat_short_lock>(bitPattern: address)!
+            buildcat_short_lock_acquire(lock)
+            acquired.withLock { $0 = true }
+            buildcat_short_lock_release(lock)
+        }
+        var waited = 0
+        while lock.pointee.word != 2 && waited < 5_000 {
+            usleep(1_000)
+            waited += 1
+        }
+        #expect(lock.pointee.word == 2, "the waiting thread never marked the lock as slept on")
+        #expect(!acquired.withLock { $0 })
+        buildcat_short_lock_release(lock)
+        waiter.join()
+        #expect(acquired.withLock { $0 })
+        #expect(lock.pointee.word == 0)
+    }
+}

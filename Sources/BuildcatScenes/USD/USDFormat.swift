@@ -24,6 +24,13 @@ public final class USDFormat: SceneFormat {
     /// Layers read ahead of the scan: each layer a scanned one links, read and resolved on
     /// another core while the scan goes on (a stage of 2,000 layers is read on every core).
     private let readAhead = ReadAhead<Result<USDLayerReader.Layer, any Error>>()
+    /// The layers the scan took from the read-ahead, kept as long as the format is. Memory is
+    /// freed into the malloc heap of the thread that allocated it, under that heap's lock, and
+    /// the reading thread, allocating all the while, holds its lock often: freed by the scan as
+    /// it went, a 2,000-layer stage's layers made one thread or the other sleep on that lock
+    /// some fifty times a scan (one in every forty layers). `buildcat scan` exits without
+    /// freeing its formats; a stage frees them once, when no thread reads.
+    private var taken: [USDLayerReader.Layer] = []
 
     /// Names under which a layer lists other layers.
     static let layerKeys: [[UInt8]] = ["subLayers", "references", "payload", "payloads", "assetPaths", "manifestAssetPath"].map { Array($0.utf8) }
@@ -64,6 +71,7 @@ public final class USDFormat: SceneFormat {
         let layer: USDLayerReader.Layer
         if let readEarlier = readAhead.take(key) {
             layer = try readEarlier.get()  // what it links was started when it was read
+            taken.append(layer)
         } else {
             layer = try reader.read(path)
             // The scan goes on with these soon: read them, and what they link, on the other cores.

@@ -66,4 +66,23 @@ void buildcat_advise_huge_heap(void);
 /// the child reports execve's errno through a close-on-exec pipe).
 pid_t buildcat_spawn_guarded(const char *path, char *const argv[], char *const envp[], int output_fd, int death_signal);
 
+/// A lock for critical sections of well under a microsecond shared by a few busy threads (see
+/// `ShortLock`): 0 free, 1 held, 2 held with a thread asleep on it. A thread that finds it
+/// held spins a while, then sleeps on a plain futex; the one that frees it wakes one sleeper,
+/// which then competes for it like any other thread (the lock is never handed over).
+typedef struct { uint32_t word; } buildcat_short_lock;
+
+void buildcat_short_lock_acquire_contended(buildcat_short_lock *lock);
+void buildcat_short_lock_wake(buildcat_short_lock *lock);
+
+static inline void buildcat_short_lock_acquire(buildcat_short_lock *lock) {
+    uint32_t expected = 0;
+    if (__atomic_compare_exchange_n(&lock->word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+    buildcat_short_lock_acquire_contended(lock);
+}
+
+static inline void buildcat_short_lock_release(buildcat_short_lock *lock) {
+    if (__atomic_exchange_n(&lock->word, 0, __ATOMIC_RELEASE) == 2) buildcat_short_lock_wake(lock);
+}
+
 #endif
