@@ -25,7 +25,7 @@ let package = Package(
         // zlib from Debian's zlib1g-dev: Blender < 3.0 compressed .blend files with gzip.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Linux calls Swift cannot see without _GNU_SOURCE (copy_file_range, renameat2, FICLONE).
-        .target(name: "CBuildcatLinux", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CBuildcatLinux", dependencies: ["CBuildcatBytes"], cSettings: [.define("_GNU_SOURCE")]),
         // Byte scans vectorised in C (line feeds, JSON-plain strings, a USD text layer's asset
         // paths) and a prefetch hint.
         .target(name: "CBuildcatBytes"),

@@ -22,9 +22,14 @@ public func utcTimestamp(nanosecondsSinceEpoch nanoseconds: Int64, microseconds:
     return text + "Z"
 }
 
-/// Milliseconds on the monotonic clock.
-public func monotonicMilliseconds() -> Int64 {
+/// Nanoseconds on the monotonic clock.
+public func monotonicNanoseconds() -> Int64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Milliseconds on the monotonic clock.
+public func monotonicMilliseconds() -> Int64 {
+    monotonicNanoseconds() / 1_000_000
 }

@@ -1,6 +1,5 @@
 import CBuildcatBytes
 import Dispatch
-import Glibc
 import Synchronization
 
 /// A signal one thread gives once and another waits for, spinning a while before it sleeps.
@@ -55,11 +54,5 @@ public enum Spin {
             }
         }
         return true
-    }
-
-    private static func monotonicNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

@@ -1,4 +1,5 @@
 #include "CBuildcatLinux.h"
+#include <CBuildcatBytes.h>
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -225,9 +226,7 @@ void buildcat_short_lock_acquire_contended(buildcat_short_lock *lock) {
     // many times the longest critical section, no longer than a sleeping thread takes to wake
     // there (50-100 us). A thread spins that long only when the holder was preempted.
     for (int spins = 0; spins < 2000; spins++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        buildcat_spin_pause();
         uint32_t expected = 0;
         if (__atomic_load_n(&lock->word, __ATOMIC_RELAXED) == 0 &&
             __atomic_compare_exchange_n(&lock->word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;

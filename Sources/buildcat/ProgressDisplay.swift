@@ -1,3 +1,4 @@
+import BuildcatBasics
 import BuildcatFarm
 import Glibc
 import Synchronization
@@ -16,7 +17,7 @@ final class ProgressDisplay: Sendable {
     private let terminal = isatty(STDERR_FILENO) == 1
 
     func update(_ progress: StageProgress) {
-        let now = Self.monotonicNanoseconds()
+        let now = monotonicNanoseconds()
         let line: String? = state.withLock { state in
             let newPhase = state.lastPhase != progress.phase
             if newPhase {
@@ -61,11 +62,5 @@ final class ProgressDisplay: Sendable {
     private static func writeError(_ text: String) {
         var text = text
         text.withUTF8 { _ = Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
-
-    private static func monotonicNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 }

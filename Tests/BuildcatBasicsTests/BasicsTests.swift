@@ -539,7 +539,7 @@ import Testing
             buffer.append(contentsOf: Array(repeating: UInt8(index % 251), count: 1 + index % 5))
         }, emit: { piece in
             emitted += piece
-            piece.withUnsafeBytes { buffers.insert($0.baseAddress!) }
+            _ = piece.withUnsafeBytes { buffers.insert($0.baseAddress!) }
         })
         var expected: [UInt8] = []
         for index in 0..<200 { expected += [UInt8](repeating: UInt8(index % 251), count: 1 + index % 5) }

@@ -86,5 +86,4 @@ long buildcat_last_index_of(const void *bytes, size_t count, unsigned char byte)
 /// Asks the processor to bring the cache line at `address` into its caches, for a read soon.
 static inline void buildcat_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
 
-
 #endif
